@@ -24,9 +24,18 @@ ps_status ps_err_prefix(ps_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
+    /* Keep as much of both as fits; the end of the old message goes first. */
     char old[PS_ERR_MSG_MAX];
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    size_t plen = strlen(prefix);
+    if (plen >= sizeof err->msg)
+        plen = sizeof err->msg - 1;
+    memcpy(err->msg, prefix, plen);
+    size_t rest = sizeof err->msg - 1 - plen, olen = strlen(old);
+    if (olen > rest)
+        olen = rest;
+    memcpy(err->msg + plen, old, olen);
+    err->msg[plen + olen] = '\0';
     return err->code;
 }
 

@@ -1,0 +1,241 @@
+#include "copy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "fault.h"
+#include "hash.h"
+#include "journal.h"
+#include "platform.h"
+
+/* Reads are made in chunks of several blocks: large sequential reads keep
+ * the disk streaming, while per-block hashing keeps change detection fine. */
+#define CHUNK_BYTES (4u << 20)
+/* Checkpoint at least this often, so a kill loses little work; each
+ * checkpoint costs two flushes. */
+#define CHECKPOINT_BYTES (32u << 20)
+#define CHECKPOINT_MS 1000u
+
+typedef struct copy_state {
+    const copy_request *req;
+    pf_file *src, *staging;
+    ps_journal *journal;
+    uint64_t size, blocks;
+    uint64_t start_block;   /* first block to read */
+    uint64_t *known;        /* hashes already staged, to re-check (may be NULL) */
+    uint64_t known_count;
+    uint64_t since_checkpoint, last_checkpoint_ms;
+    uint64_t throttle_start_ms, throttle_bytes;
+} copy_state;
+
+static ps_status checkpoint(copy_state *c, ps_err *err)
+{
+    /* Data first, then the records that vouch for it. */
+    ps_status s = pf_sync(c->staging, err);
+    FAULT_POINT("copy.staging.flushed");
+    if (s == PS_OK)
+        s = journal_commit(c->journal, err);
+    c->since_checkpoint = 0;
+    c->last_checkpoint_ms = pf_monotonic_ms();
+    return s;
+}
+
+/* Take over what an interrupted run staged, when its journal is trusted. */
+static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
+{
+    const copy_request *r = c->req;
+    ps_journal_header old;
+    uint64_t *hashes = NULL, count = 0;
+    ps_err jerr;
+    ps_status s = journal_load(r->journal_path, &old, &hashes, &count, &jerr);
+    ps_journal_header hdr = {r->block_size, r->source_size, r->source_mtime_ns};
+    pf_stat staged;
+    int usable = s == PS_OK && old.block_size == r->block_size && count > 0 &&
+                 pf_lstat(r->staging_path, &staged, NULL) == PS_OK && staged.kind == PF_KIND_FILE;
+    if (s == PS_ERR_CORRUPT)
+        ps_emit(r->host, PS_WARNING, PS_EV_JOURNAL_UNTRUSTED, "pstsnap.journal.untrusted",
+                json_pack("{s:s, s:s}", "path", r->live_path, "reason", jerr.msg),
+                "copy of '%s' starts over: %s", r->live_path, jerr.msg);
+    if (!usable) {
+        free(hashes);
+        if ((s = journal_create(r->journal_path, &hdr, &c->journal, err)) != PS_OK)
+            return s;
+        return pf_truncate(c->staging, 0, err);
+    }
+    if (count > c->blocks)
+        count = c->blocks;
+    /* Staged bytes beyond the file's end cannot be vouched for. */
+    uint64_t staged_blocks = (staged.size + r->block_size - 1) / r->block_size;
+    if (count > staged_blocks)
+        count = staged_blocks;
+    int same_source = old.source_size == r->source_size && old.source_mtime_ns == r->source_mtime_ns;
+    res->resumed = 1;
+    if (same_source) {
+        memcpy(res->hashes, hashes, count * sizeof *hashes);
+        c->start_block = count;
+        res->reused_blocks = count;
+        free(hashes);
+        s = journal_reopen(r->journal_path, &hdr, count, &c->journal, err);
+    } else {
+        /* The source moved on: keep the old hashes to re-check each staged
+         * block, and start a journal for the new identity. */
+        c->known = hashes;
+        c->known_count = count;
+        s = journal_create(r->journal_path, &hdr, &c->journal, err);
+    }
+    if (s == PS_OK)
+        ps_emit(r->host, PS_INFO, PS_EV_RESUMED, "pstsnap.copy.resumed",
+                json_pack("{s:s, s:I, s:b}", "path", r->live_path, "stagedBlocks", (json_int_t)count,
+                          "sourceUnchanged", same_source),
+                "continuing the interrupted copy of '%s' (%llu blocks already staged%s)",
+                r->live_path, (unsigned long long)count,
+                same_source ? "" : ", re-checking them because the file changed");
+    return s;
+}
+
+static void throttle(copy_state *c, size_t bytes)
+{
+    uint32_t limit = c->req->max_bandwidth_mibps;
+    if (!limit)
+        return;
+    c->throttle_bytes += bytes;
+    uint64_t due_ms = c->throttle_bytes * 1000u / ((uint64_t)limit << 20);
+    uint64_t elapsed = pf_monotonic_ms() - c->throttle_start_ms;
+    /* Sleep in short slices so cancellation stays prompt. */
+    while (due_ms > elapsed && !ps_cancelled(c->req->host)) {
+        uint64_t nap = due_ms - elapsed;
+        pf_sleep_ms((uint32_t)(nap > 100 ? 100 : nap));
+        elapsed = pf_monotonic_ms() - c->throttle_start_ms;
+    }
+}
+
+static ps_status copy_blocks(copy_state *c, copy_result *res, unsigned char *buf, ps_err *err)
+{
+    const copy_request *r = c->req;
+    uint32_t bs = r->block_size;
+    uint64_t blocks_per_chunk = CHUNK_BYTES / bs ? CHUNK_BYTES / bs : 1;
+    for (uint64_t b = c->start_block; b < c->blocks; b += blocks_per_chunk) {
+        if (ps_cancelled(r->host)) {
+            ps_status s = checkpoint(c, err);
+            return s != PS_OK ? s
+                              : ps_err_set(err, PS_ERR_CANCELLED, "copy of '%s' stopped for logoff "
+                                           "or shutdown; it resumes next time", r->live_path);
+        }
+        uint64_t n = c->blocks - b < blocks_per_chunk ? c->blocks - b : blocks_per_chunk;
+        if (journal_room(c->journal) < n) {
+            ps_status s = checkpoint(c, err);
+            if (s != PS_OK)
+                return s;
+        }
+        uint64_t off = b * bs;
+        size_t want = (size_t)(off + n * bs > c->size ? c->size - off : n * bs), got = 0;
+        ps_status s = pf_pread(c->src, buf, want, off, &got, err);
+        if (s != PS_OK)
+            return s;
+        res->bytes_read += got;
+        if (got != want)
+            return ps_err_set(err, r->live ? PS_ERR_CHANGED : PS_ERR_IO,
+                              "'%s' ended at %llu bytes while %llu were expected", r->live_path,
+                              (unsigned long long)(off + got), (unsigned long long)c->size);
+        for (uint64_t i = 0; i < n; i++) {
+            size_t len = (size_t)(want - i * bs < bs ? want - i * bs : bs);
+            const unsigned char *block = buf + i * bs;
+            uint64_t h = ps_hash64(block, len);
+            res->hashes[b + i] = h;
+            if (!(b + i < c->known_count && c->known[b + i] == h)) {
+                if ((s = pf_pwrite(c->staging, block, len, off + i * bs, err)) != PS_OK)
+                    return s;
+                res->bytes_written += len;
+                FAULT_POINT("copy.block.written");
+            }
+            if ((s = journal_append(c->journal, b + i, h, err)) != PS_OK)
+                return s;
+        }
+        c->since_checkpoint += got;
+        ps_progress(r->host, r->progress_base + off + got, r->progress_total);
+        throttle(c, got);
+        if (c->since_checkpoint >= CHECKPOINT_BYTES ||
+            pf_monotonic_ms() - c->last_checkpoint_ms >= CHECKPOINT_MS) {
+            if ((s = checkpoint(c, err)) != PS_OK)
+                return s;
+        }
+    }
+    return PS_OK;
+}
+
+/* Without a snapshot the file may have moved under us: refuse to publish a
+ * copy that may mix two states. */
+static ps_status check_still_same(const copy_state *c, const pf_stat *before, ps_err *err)
+{
+    const copy_request *r = c->req;
+    pf_stat after, live;
+    ps_status s = pf_fstat(c->src, &after, err);
+    if (s == PS_OK)
+        s = pf_lstat(r->live_path, &live, err);
+    if (s != PS_OK)
+        return s;
+    if (after.size != before->size || after.mtime_ns != before->mtime_ns ||
+        live.ino != before->ino || live.size != r->source_size || live.mtime_ns != r->source_mtime_ns)
+        return ps_err_set(err, PS_ERR_CHANGED,
+                          "'%s' changed while it was copied without a snapshot; the copy is not "
+                          "published (enable snapshots, or back up while Outlook is closed)",
+                          r->live_path);
+    return PS_OK;
+}
+
+ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err)
+{
+    memset(res, 0, sizeof *res);
+    copy_state c = {.req = req};
+    pf_stat before;
+    ps_status s = pf_open_read(req->read_path, &c.src, err);
+    if (s == PS_OK)
+        s = pf_fstat(c.src, &before, err);
+    if (s != PS_OK) {
+        pf_close(c.src, NULL);
+        return s;
+    }
+    pf_advise_sequential(c.src);
+    c.size = before.size;
+    c.blocks = (c.size + req->block_size - 1) / req->block_size;
+    res->size = c.size;
+    res->block_count = c.blocks;
+    res->hashes = malloc((c.blocks ? c.blocks : 1) * sizeof *res->hashes);
+    unsigned char *buf = malloc(CHUNK_BYTES > req->block_size ? CHUNK_BYTES : req->block_size);
+    if (!res->hashes || !buf)
+        s = ps_err_set(err, PS_ERR_NOMEM, "out of memory copying '%s'", req->live_path);
+    if (s == PS_OK)
+        s = pf_open_write(req->staging_path, &c.staging, NULL, err);
+    if (s == PS_OK)
+        s = prepare_resume(&c, res, err);
+    c.last_checkpoint_ms = c.throttle_start_ms = pf_monotonic_ms();
+    if (s == PS_OK)
+        s = copy_blocks(&c, res, buf, err);
+    /* A copy that started over on a shorter source must not keep old tail
+     * bytes. */
+    if (s == PS_OK)
+        s = pf_truncate(c.staging, c.size, err);
+    if (s == PS_OK)
+        s = checkpoint(&c, err);
+    if (s == PS_OK && req->live)
+        s = check_still_same(&c, &before, err);
+    ps_status cs = journal_close(c.journal, s == PS_OK ? err : NULL);
+    if (s == PS_OK)
+        s = cs;
+    cs = pf_close(c.staging, s == PS_OK ? err : NULL);
+    if (s == PS_OK)
+        s = cs;
+    pf_close(c.src, NULL);
+    free(buf);
+    free(c.known);
+    if (s != PS_OK)
+        copy_result_free(res);
+    return s;
+}
+
+void copy_result_free(copy_result *res)
+{
+    free(res->hashes);
+    res->hashes = NULL;
+}

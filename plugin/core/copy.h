@@ -1,0 +1,52 @@
+/*
+ * copy.h - copy one file from its snapshot into a staging file, resumably.
+ *
+ * The staging file lives beside the final backup (same volume, so publishing
+ * is a rename) under a name sync clients skip (*.partial). Every block is
+ * hashed (XXH3) and journaled after the staged data is flushed, so a run
+ * that is killed, cancelled or loses power resumes where it stopped:
+ *  - source unchanged since the interrupted run (same size and mtime as the
+ *    journal records): staged blocks are reused without reading them again;
+ *  - source changed: each staged block is re-checked against the source and
+ *    rewritten only where it differs.
+ * Cancellation is honoured between chunks (well under a second): the run
+ * checkpoints, then returns PS_ERR_CANCELLED.
+ *
+ * Ownership: strings in copy_request are borrowed; copy_result.hashes is
+ * malloc'd and freed by the caller (copy_result_free).
+ */
+#ifndef PS_COPY_H
+#define PS_COPY_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "host.h"
+
+typedef struct copy_request {
+    const char *read_path;    /* where to read: the file inside the snapshot */
+    const char *live_path;    /* the user's file, for messages and live checks */
+    int live;                 /* no snapshot: fail with PS_ERR_CHANGED if it moves */
+    uint64_t source_size;     /* the live file at discovery: the journal's identity */
+    int64_t source_mtime_ns;
+    const char *staging_path;
+    const char *journal_path;
+    uint32_t block_size;
+    uint32_t max_bandwidth_mibps; /* 0 = unlimited */
+    const ps_host *host;
+    uint64_t progress_base, progress_total; /* run-wide progress accounting */
+} copy_request;
+
+typedef struct copy_result {
+    uint64_t size;        /* bytes in the staged copy */
+    uint64_t *hashes;     /* one per block */
+    uint64_t block_count;
+    uint64_t bytes_read, bytes_written;
+    uint64_t reused_blocks; /* taken over from an interrupted run */
+    int resumed;
+} copy_result;
+
+ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err);
+void copy_result_free(copy_result *res);
+
+#endif

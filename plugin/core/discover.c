@@ -1,0 +1,209 @@
+#include "discover.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "glob.h"
+
+/* Deeper trees than this are not Outlook's doing; stop rather than let a
+ * hostile profile make the walk unbounded. */
+#define MAX_DEPTH 64
+
+typedef struct walk {
+    const discover_request *req;
+    ps_candidates *out;
+    pf_stat dest; /* identity of the destination folder, if it exists */
+    int have_dest;
+    uint64_t root_dev; /* volume of the source being walked */
+} walk;
+
+static void skipped(const walk *w, const char *path, const char *why)
+{
+    ps_emit(w->req->host, PS_WARNING, PS_EV_FILE_SKIPPED, "pstsnap.file.skipped",
+            json_pack("{s:s, s:s}", "path", path, "reason", why), "skipped '%s': %s", path, why);
+}
+
+static int matches_any(char *const *patterns, size_t n, const char *rel)
+{
+    for (size_t i = 0; i < n; i++)
+        if (glob_match(patterns[i], rel))
+            return 1;
+    return 0;
+}
+
+static ps_status add(walk *w, const char *path, const char *key, const pf_stat *st, ps_err *err)
+{
+    ps_candidates *c = w->out;
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        ps_candidate *grown = realloc(c->items, cap * sizeof *grown);
+        if (!grown)
+            return ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+        c->items = grown;
+        c->cap = cap;
+    }
+    ps_candidate *e = &c->items[c->count];
+    e->path = strdup(path);
+    e->key = strdup(key);
+    e->st = *st;
+    if (!e->path || !e->key) {
+        free(e->path);
+        free(e->key);
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+    }
+    c->count++;
+    return PS_OK;
+}
+
+static ps_status consider_file(walk *w, const char *path, const char *rel, const char *label,
+                               ps_err *err)
+{
+    const discover_request *r = w->req;
+    if (!matches_any(r->include, r->include_count, rel) ||
+        matches_any(r->exclude, r->exclude_count, rel))
+        return PS_OK;
+    pf_stat st;
+    ps_err why;
+    if (pf_lstat(path, &st, &why) != PS_OK) {
+        skipped(w, path, why.msg);
+        return PS_OK;
+    }
+    if (st.kind != PF_KIND_FILE) {
+        skipped(w, path, "not a regular file (links are never followed)");
+        return PS_OK;
+    }
+    if (r->owner_uid >= 0 && st.owner_uid >= 0 && st.owner_uid != r->owner_uid) {
+        skipped(w, path, "not owned by the user the backup runs for");
+        return PS_OK;
+    }
+    size_t n = strlen(label) + strlen(rel) + 2;
+    char *key = malloc(n);
+    if (!key)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+    snprintf(key, n, "%s/%s", label, rel);
+    ps_status s = add(w, path, key, &st, err);
+    free(key);
+    return s;
+}
+
+/* Walk one folder. `rel` is its path below the source root ("" at the root). */
+static ps_status walk_dir(walk *w, const char *dir, const char *rel, const char *label, int depth,
+                          ps_err *err)
+{
+    if (depth > MAX_DEPTH) {
+        skipped(w, dir, "folder nesting deeper than 64 levels");
+        return PS_OK;
+    }
+    pf_dir *d = NULL;
+    ps_err why;
+    if (pf_dir_open(dir, &d, &why) != PS_OK) {
+        skipped(w, dir, why.msg);
+        return PS_OK;
+    }
+    ps_status s = PS_OK;
+    const char *name;
+    pf_kind kind;
+    while (s == PS_OK) {
+        if (pf_dir_next(d, &name, &kind, &why) != PS_OK) {
+            skipped(w, dir, why.msg);
+            break;
+        }
+        if (!name)
+            break;
+        char *path = pf_path_join(dir, name);
+        size_t n = strlen(rel) + strlen(name) + 2;
+        char *child_rel = malloc(n);
+        if (!path || !child_rel) {
+            free(path);
+            free(child_rel);
+            s = ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+            break;
+        }
+        snprintf(child_rel, n, "%s%s%s", rel, *rel ? "/" : "", name);
+        if (kind == PF_KIND_FILE) {
+            s = consider_file(w, path, child_rel, label, err);
+        } else if (kind == PF_KIND_DIR && w->req->recurse) {
+            pf_stat st;
+            /* Same device only: a mount point is another volume, and the
+             * destination is never walked into. */
+            if (pf_lstat(path, &st, NULL) == PS_OK && st.kind == PF_KIND_DIR &&
+                st.dev == w->root_dev && !(w->have_dest && st.dev == w->dest.dev && st.ino == w->dest.ino))
+                s = walk_dir(w, path, child_rel, label, depth + 1, err);
+        } else if (kind == PF_KIND_LINK && matches_any(w->req->include, w->req->include_count, child_rel)) {
+            skipped(w, path, "a link, which is never followed");
+        }
+        free(path);
+        free(child_rel);
+    }
+    pf_dir_close(d);
+    return s;
+}
+
+/* The label of source i: its folder name, made unique among the sources. */
+static char *label_for(const discover_request *r, size_t i)
+{
+    const char *base = pf_basename(r->sources[i]);
+    if (!*base)
+        base = "root";
+    size_t same = 0;
+    for (size_t k = 0; k < i; k++) {
+        const char *other = pf_basename(r->sources[k]);
+        same += strcmp(*other ? other : "root", base) == 0;
+    }
+    size_t n = strlen(base) + 16;
+    char *label = malloc(n);
+    if (label) {
+        if (same)
+            snprintf(label, n, "%s (%zu)", base, same + 1);
+        else
+            snprintf(label, n, "%s", base);
+    }
+    return label;
+}
+
+ps_status discover_files(const discover_request *req, ps_candidates *out, ps_err *err)
+{
+    memset(out, 0, sizeof *out);
+    walk w = {.req = req, .out = out};
+    w.have_dest = req->destination && pf_lstat(req->destination, &w.dest, NULL) == PS_OK;
+    for (size_t i = 0; i < req->source_count; i++) {
+        const char *src = req->sources[i];
+        pf_stat st;
+        ps_err why;
+        ps_status s = pf_lstat(src, &st, &why);
+        if (s == PS_ERR_NOTFOUND)
+            continue; /* a default folder the user does not have: normal */
+        if (s != PS_OK || st.kind != PF_KIND_DIR) {
+            const char *reason = s != PS_OK ? why.msg
+                               : st.kind == PF_KIND_LINK ? "it is a link, which is never followed"
+                                                         : "not a folder";
+            ps_emit(req->host, PS_WARNING, PS_EV_SOURCE_SKIPPED, "pstsnap.source.skipped",
+                    json_pack("{s:s, s:s}", "path", src, "reason", reason),
+                    "source folder '%s' skipped: %s", src, reason);
+            continue;
+        }
+        w.root_dev = st.dev;
+        char *label = label_for(req, i);
+        if (!label)
+            return ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+        s = walk_dir(&w, src, "", label, 0, err);
+        free(label);
+        if (s != PS_OK) {
+            candidates_free(out);
+            return s;
+        }
+    }
+    return PS_OK;
+}
+
+void candidates_free(ps_candidates *c)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        free(c->items[i].path);
+        free(c->items[i].key);
+    }
+    free(c->items);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,22 @@
+/*
+ * fault.h - numbered fault points for the crash tests. Compiled in only
+ * when PSTSNAP_FAULT_INJECTION is defined (a CMake option that release
+ * builds never set); otherwise FAULT_POINT costs nothing.
+ *
+ * Each FAULT_POINT reached increments a process-wide counter. With
+ * PSTSNAP_FAULT_KILL_AT=N in the environment the process kills itself
+ * (SIGKILL: no cleanup, like a power cut or a task-manager kill) at the Nth
+ * point; with PSTSNAP_FAULT_TRACE=FILE every point reached is appended to
+ * FILE as "N name", so a test can count the points and aim at each.
+ */
+#ifndef PS_FAULT_H
+#define PS_FAULT_H
+
+#ifdef PSTSNAP_FAULT_INJECTION
+void fault_point(const char *name);
+#define FAULT_POINT(name) fault_point(name)
+#else
+#define FAULT_POINT(name) ((void)0)
+#endif
+
+#endif

@@ -1,0 +1,395 @@
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compare.h"
+#include "copy.h"
+#include "discover.h"
+#include "events.h"
+#include "hash.h"
+#include "manifest.h"
+#include "platform.h"
+#include "publish.h"
+#include "snapshot.h"
+#include "snapshot_plan.h"
+
+/* Outlook started twice in a row: the second run waits this long for the
+ * first, then leaves the work to it. */
+#define LOCK_WAIT_MS 2000u
+#define STAGING_SUFFIX ".pstsnap.partial" /* File Director skips *.partial */
+
+char *pipeline_state_path(const char *state_dir, const char *what, const char *destination,
+                          const char *suffix)
+{
+    char hex[17];
+    ps_hash_hex(ps_hash64(destination, strlen(destination)), hex);
+    char *dir = pf_path_join(state_dir, what);
+    size_t n = strlen(hex) + strlen(suffix) + 1;
+    char *name = malloc(n);
+    char *path = NULL;
+    if (dir && name) {
+        snprintf(name, n, "%s%s", hex, suffix);
+        path = pf_path_join(dir, name);
+    }
+    free(dir);
+    free(name);
+    return path;
+}
+
+/* Everything one run carries from step to step. */
+typedef struct run {
+    const ps_job *job;
+    ps_summary *sum;
+    ps_manifest manifest;
+    char *manifest_path;
+    char *records_dir;
+    ps_status first_error;
+    ps_err first_err;
+} run;
+
+static void note_failure(run *r, ps_status s, const ps_err *err)
+{
+    r->sum->failed++;
+    if (r->first_error == PS_OK) {
+        r->first_error = s;
+        r->first_err = *err;
+    }
+}
+
+static char *final_path_for(const run *r, const ps_candidate *c)
+{
+    char *rel = pf_native_path(c->key);
+    char *path = rel ? pf_path_join(r->job->destination, rel) : NULL;
+    free(rel);
+    return path;
+}
+
+static char *staging_path_for(const char *final_path)
+{
+    size_t n = strlen(final_path) + sizeof STAGING_SUFFIX;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s", final_path, STAGING_SUFFIX);
+    return p;
+}
+
+/* --- step: orphans ------------------------------------------------------- */
+static void remove_orphans(run *r)
+{
+    size_t removed = 0;
+    ps_err err;
+    ps_status s = snapshot_remove_orphans(r->records_dir, &removed, &err);
+    if (removed)
+        ps_emit(r->job->host, PS_INFO, PS_EV_ORPHAN_REMOVED, "pstsnap.snapshot.orphanRemoved",
+                json_pack("{s:I}", "removed", (json_int_t)removed),
+                "removed %zu snapshot artifact(s) left by an interrupted run", removed);
+    if (s != PS_OK)
+        ps_emit(r->job->host, PS_WARNING, PS_EV_ORPHAN_REMOVED, "pstsnap.snapshot.orphanKept",
+                json_pack("{s:s}", "reason", err.msg), "%s", err.msg);
+}
+
+/* --- step: one file --------------------------------------------------------- */
+typedef struct file_job {
+    const ps_candidate *c;
+    char *final_path, *staging_path, *journal_path;
+} file_job;
+
+static void drop_staging(const file_job *f)
+{
+    pf_unlink(f->staging_path, NULL);
+    pf_unlink(f->journal_path, NULL);
+}
+
+static void report_copy_error(run *r, const file_job *f, ps_status s, const ps_err *err)
+{
+    const ps_host *h = r->job->host;
+    json_t *detail = json_pack("{s:s, s:s, s:s}", "path", f->c->path, "error", ps_status_name(s),
+                               "reason", err->msg);
+    if (s == PS_ERR_CHANGED) {
+        /* The staged bytes may mix two states of the file: worthless. */
+        drop_staging(f);
+        ps_emit(h, PS_WARNING, PS_EV_CHANGED_DURING_COPY, "pstsnap.copy.changed", detail, "%s",
+                err->msg);
+    } else if (s == PS_ERR_NOSPACE) {
+        /* A full sync cache hurts the user more than a lost head start. */
+        drop_staging(f);
+        ps_emit(h, PS_ERROR, PS_EV_NO_SPACE, "pstsnap.copy.noSpace", detail,
+                "destination full while copying '%s'; the previous backup is intact: %s",
+                f->c->path, err->msg);
+    } else {
+        /* Kept for resume: most other failures are transient. */
+        ps_emit(h, PS_ERROR, PS_EV_COPY_FAILED, "pstsnap.copy.failed", detail,
+                "could not back up '%s'; the previous backup is intact: %s", f->c->path, err->msg);
+    }
+    note_failure(r, s, err);
+}
+
+static ps_status back_up_file(run *r, const file_job *f, const char *read_path, int live,
+                              const char *provider, uint64_t progress_base,
+                              uint64_t progress_total)
+{
+    const ps_job *job = r->job;
+    ps_err err;
+    char *dir = pf_dirname(f->final_path);
+    ps_status s = dir ? pf_mkdirs(dir, &err) : ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
+    free(dir);
+    copy_request req = {.read_path = read_path, .live_path = f->c->path, .live = live,
+                        .source_size = f->c->st.size, .source_mtime_ns = f->c->st.mtime_ns,
+                        .staging_path = f->staging_path, .journal_path = f->journal_path,
+                        .block_size = job->params->block_size,
+                        .max_bandwidth_mibps = job->params->max_bandwidth_mibps, .host = job->host,
+                        .progress_base = progress_base, .progress_total = progress_total};
+    copy_result res = {0};
+    if (s == PS_OK)
+        s = copy_file(&req, &res, &err);
+    r->sum->bytes_read += res.bytes_read;
+    r->sum->bytes_written += res.bytes_written;
+    pf_stat published;
+    int version_kept = 0;
+    if (s == PS_OK) {
+        publish_request pub = {.staging_path = f->staging_path, .final_path = f->final_path,
+                               .size = res.size, .hashes = res.hashes,
+                               .block_count = res.block_count, .block_size = job->params->block_size,
+                               .verify = job->params->verify,
+                               .keep_versions = job->params->keep_versions};
+        s = publish_file(&pub, &published, &version_kept, &err);
+    }
+    if (s == PS_OK) {
+        ps_manifest_entry e = {.key = f->c->key, .source = f->c->path, .size = f->c->st.size,
+                               .mtime_ns = f->c->st.mtime_ns, .dest_size = published.size,
+                               .dest_mtime_ns = published.mtime_ns, .backed_up_ns = pf_wall_ns()};
+        snprintf(e.snapshot, sizeof e.snapshot, "%s", provider);
+        s = manifest_set(&r->manifest, &e, &err);
+        /* Saved after every file: a kill later in the run keeps this one. */
+        if (s == PS_OK)
+            s = manifest_save(&r->manifest, r->manifest_path, job->destination, &err);
+        if (s == PS_OK)
+            pf_unlink(f->journal_path, NULL);
+    }
+    if (s == PS_OK) {
+        r->sum->copied++;
+        ps_emit(job->host, PS_INFO, PS_EV_FILE_BACKED_UP, "pstsnap.file.backedUp",
+                json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:b, s:b}", "path", f->c->path,
+                          "backup", f->final_path, "size", (json_int_t)res.size, "bytesWritten",
+                          (json_int_t)res.bytes_written, "reusedBlocks",
+                          (json_int_t)res.reused_blocks, "snapshot", provider, "resumed",
+                          res.resumed, "versionKept", version_kept),
+                "backed up '%s' to '%s' (%.1f MiB, %s)", f->c->path, f->final_path,
+                (double)res.size / 1048576.0, provider);
+    } else if (s == PS_ERR_CANCELLED) {
+        r->sum->cancelled = 1;
+        ps_emit(job->host, PS_WARNING, PS_EV_CANCELLED, "pstsnap.copy.cancelled",
+                json_pack("{s:s}", "path", f->c->path), "%s", err.msg);
+    } else {
+        report_copy_error(r, f, s, &err);
+    }
+    copy_result_free(&res);
+    return s;
+}
+
+/* --- step: copy what changed -------------------------------------------------- */
+static void copy_changed(run *r, ps_candidate **changed, size_t count)
+{
+    const ps_job *job = r->job;
+    const char **paths = malloc((count ? count : 1) * sizeof *paths);
+    uint64_t total = 0;
+    for (size_t i = 0; paths && i < count; i++) {
+        paths[i] = changed[i]->path;
+        total += changed[i]->st.size;
+    }
+    snapshot_plan *plan = NULL;
+    ps_err err;
+    ps_status s = paths ? snapshot_plan_create(paths, count, job->params->snapshot, r->records_dir,
+                                               job->host, &plan, &err)
+                        : ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
+    if (s != PS_OK) {
+        note_failure(r, s, &err);
+        free(paths);
+        return;
+    }
+    uint64_t done = 0;
+    int disk_full = 0;
+    for (size_t i = 0; i < count && !r->sum->cancelled && !disk_full; i++) {
+        file_job f = {.c = changed[i], .final_path = final_path_for(r, changed[i])};
+        f.staging_path = f.final_path ? staging_path_for(f.final_path) : NULL;
+        f.journal_path = f.final_path ? pipeline_state_path(job->state_dir, "journals",
+                                                            f.final_path, ".journal") : NULL;
+        char *read_path = NULL;
+        int live = 0;
+        const char *provider = "none";
+        if (!f.final_path || !f.staging_path || !f.journal_path) {
+            ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
+            note_failure(r, PS_ERR_NOMEM, &err);
+        } else if ((s = snapshot_plan_map(plan, i, &read_path, &live, &provider, &err)) != PS_OK) {
+            ps_emit(job->host, PS_ERROR, PS_EV_SNAPSHOT_FAILED, "pstsnap.snapshot.failed",
+                    json_pack("{s:s, s:s}", "path", f.c->path, "reason", err.msg),
+                    "'%s' was not backed up: no snapshot: %s", f.c->path, err.msg);
+            note_failure(r, s, &err);
+        } else {
+            s = back_up_file(r, &f, read_path, live, provider, done, total);
+            disk_full = s == PS_ERR_NOSPACE; /* the next file would fail the same way */
+        }
+        done += f.c->st.size;
+        free(read_path);
+        free(f.final_path);
+        free(f.staging_path);
+        free(f.journal_path);
+    }
+    snprintf(r->sum->providers, sizeof r->sum->providers, "%s", snapshot_plan_providers(plan));
+    r->sum->snapshots = snapshot_plan_sessions(plan);
+    snapshot_plan_release(plan, job->host);
+    free(paths);
+}
+
+/* --- step: compare -------------------------------------------------------------- */
+static ps_candidate **select_changed(run *r, ps_candidates *found, size_t *count)
+{
+    ps_candidate **changed = malloc((found->count ? found->count : 1) * sizeof *changed);
+    *count = 0;
+    if (!changed)
+        return NULL;
+    int64_t now = pf_wall_ns();
+    for (size_t i = 0; i < found->count; i++) {
+        ps_candidate *c = &found->items[i];
+        char *final_path = final_path_for(r, c);
+        ps_verdict v = final_path ? compare_candidate(c, manifest_get(&r->manifest, c->key), final_path,
+                                                      r->job->params->min_interval_s, now)
+                                  : PS_CHANGED;
+        free(final_path);
+        if (v == PS_UNCHANGED) {
+            r->sum->unchanged++;
+        } else if (v == PS_TOO_SOON) {
+            r->sum->too_soon++;
+            ps_emit(r->job->host, PS_INFO, PS_EV_TOO_SOON, "pstsnap.file.tooSoon",
+                    json_pack("{s:s}", "path", c->path),
+                    "'%s' changed but was backed up less than minInterval ago", c->path);
+        } else {
+            changed[(*count)++] = c;
+        }
+    }
+    return changed;
+}
+
+/* --- the run ------------------------------------------------------------------------ */
+static ps_status prepare_state(const ps_job *job, ps_err *err)
+{
+    static const char *const dirs[] = {"journals", "snapshots", "manifests", "locks"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char *d = pf_path_join(job->state_dir, dirs[i]);
+        ps_status s = d ? pf_mkdirs(d, err) : ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+        free(d);
+        if (s != PS_OK) {
+            ps_emit(job->host, PS_ERROR, PS_EV_STATE_ERROR, "pstsnap.state.error",
+                    json_pack("{s:s}", "reason", err->msg), "cannot use the state folder: %s",
+                    err->msg);
+            return s;
+        }
+    }
+    return PS_OK;
+}
+
+static void emit_summary(const ps_job *job, const ps_summary *s)
+{
+    ps_emit(job->host, s->failed ? PS_WARNING : PS_INFO, PS_EV_SUMMARY, "pstsnap.summary",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:s}", "seen",
+                      (json_int_t)s->seen, "unchanged", (json_int_t)s->unchanged, "tooSoon",
+                      (json_int_t)s->too_soon, "copied", (json_int_t)s->copied, "failed",
+                      (json_int_t)s->failed, "bytesRead", (json_int_t)s->bytes_read,
+                      "bytesWritten", (json_int_t)s->bytes_written, "durationMs",
+                      (json_int_t)s->duration_ms, "snapshot",
+                      s->providers[0] ? s->providers : "none taken", "cancelled", s->cancelled,
+                      "destination", job->destination),
+            "PST backup: %zu found, %zu copied, %zu unchanged, %zu failed%s in %llu ms "
+            "(snapshot: %s)",
+            s->seen, s->copied, s->unchanged, s->failed, s->cancelled ? ", stopped early" : "",
+            (unsigned long long)s->duration_ms, s->providers[0] ? s->providers : "none taken");
+}
+
+static ps_status run_locked(run *r)
+{
+    const ps_job *job = r->job;
+    ps_err err;
+    ps_status s = manifest_load(r->manifest_path, &r->manifest, &err);
+    if (s == PS_ERR_CORRUPT) {
+        ps_emit(job->host, PS_WARNING, PS_EV_MANIFEST_UNTRUSTED, "pstsnap.manifest.untrusted",
+                json_pack("{s:s}", "reason", err.msg),
+                "%s; every PST is copied in full this time", err.msg);
+    } else if (s != PS_OK) {
+        return s == PS_ERR_NOMEM ? s : (note_failure(r, s, &err), s);
+    }
+    discover_request dq = {.sources = job->sources, .source_count = job->source_count,
+                           .include = job->params->include,
+                           .include_count = job->params->include_count,
+                           .exclude = job->params->exclude,
+                           .exclude_count = job->params->exclude_count,
+                           .recurse = job->params->recurse, .destination = job->destination,
+                           .owner_uid = job->owner_uid, .host = job->host};
+    ps_candidates found;
+    if ((s = discover_files(&dq, &found, &err)) != PS_OK) {
+        note_failure(r, s, &err);
+        return s;
+    }
+    r->sum->seen = found.count;
+    size_t count = 0;
+    ps_candidate **changed = select_changed(r, &found, &count);
+    if (!changed) {
+        candidates_free(&found);
+        return ps_err_set(&r->first_err, PS_ERR_NOMEM, "out of memory");
+    }
+    if (count == 0)
+        ps_emit(job->host, PS_DEBUG, PS_EV_NOTHING_CHANGED, "pstsnap.nothingChanged", NULL,
+                "no PST changed since its last backup: no snapshot taken");
+    else
+        copy_changed(r, changed, count);
+    free(changed);
+    candidates_free(&found);
+    return PS_OK;
+}
+
+ps_status pipeline_run(const ps_job *job, ps_summary *sum, ps_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    uint64_t start = pf_monotonic_ms();
+    ps_status s = prepare_state(job, err);
+    if (s != PS_OK)
+        return s;
+    run r = {.job = job, .sum = sum};
+    r.manifest_path = pipeline_state_path(job->state_dir, "manifests", job->destination, ".json");
+    r.records_dir = pf_path_join(job->state_dir, "snapshots");
+    char *lock_path = pipeline_state_path(job->state_dir, "locks", job->destination, ".lock");
+    pf_lock *lock = NULL;
+    if (!r.manifest_path || !r.records_dir || !lock_path)
+        s = ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    else if ((s = pf_lock_acquire(lock_path, LOCK_WAIT_MS, &lock, err)) == PS_ERR_BUSY) {
+        sum->busy = 1;
+        ps_emit(job->host, PS_INFO, PS_EV_BUSY, "pstsnap.busy",
+                json_pack("{s:s}", "destination", job->destination),
+                "another backup to '%s' is running; leaving the work to it", job->destination);
+        s = PS_OK;
+    } else if (s == PS_OK) {
+        remove_orphans(&r);
+        ps_err derr;
+        ps_status ds = pf_mkdirs(job->destination, &derr);
+        if (ds != PS_OK) {
+            ps_emit(job->host, PS_ERROR, PS_EV_DESTINATION_ERROR, "pstsnap.destination.error",
+                    json_pack("{s:s, s:s}", "destination", job->destination, "reason", derr.msg),
+                    "cannot use the destination: %s", derr.msg);
+            note_failure(&r, ds, &derr);
+        } else {
+            run_locked(&r);
+        }
+        sum->duration_ms = pf_monotonic_ms() - start;
+        emit_summary(job, sum);
+        s = r.first_error;
+        if (s != PS_OK)
+            *err = r.first_err;
+    }
+    pf_lock_release(lock);
+    manifest_free(&r.manifest);
+    free(r.manifest_path);
+    free(r.records_dir);
+    free(lock_path);
+    return s;
+}

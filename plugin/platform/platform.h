@@ -1,0 +1,125 @@
+/*
+ * platform.h - every operating-system call the engine makes, behind one
+ * header. platform/posix/ and platform/win32/ implement it; portable code
+ * (core/) includes no OS header.
+ *
+ * Conventions:
+ *  - Paths are UTF-8 in the platform's native form ('/' on POSIX, '\' on
+ *    Windows; pf_native_path converts an admin-typed path).
+ *  - Opening never follows a symbolic link, junction or other reparse point
+ *    in the last component, and checks what it opened (a regular file), so a
+ *    file swapped for a link between discovery and open is refused.
+ *  - Every fallible call returns ps_status and fills the caller's ps_err with
+ *    a message naming the path and the OS reason.
+ *  - Handles are freed by their close function; returned char * are
+ *    malloc'd and freed by the caller.
+ */
+#ifndef PS_PLATFORM_H
+#define PS_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/error.h"
+
+typedef struct pf_file pf_file;
+typedef struct pf_dir pf_dir;
+typedef struct pf_lock pf_lock;
+
+typedef enum pf_kind { PF_KIND_OTHER = 0, PF_KIND_FILE, PF_KIND_DIR, PF_KIND_LINK } pf_kind;
+
+typedef struct pf_stat {
+    pf_kind kind;      /* of the entry itself (links are not followed) */
+    uint64_t size;
+    int64_t mtime_ns;  /* nanoseconds since 1970-01-01 UTC */
+    uint64_t dev, ino; /* file identity (volume serial + file id on Windows) */
+    uint32_t nlink;
+    int64_t owner_uid; /* -1 on Windows */
+} pf_stat;
+
+/* --- paths ------------------------------------------------------------- */
+extern const char pf_sep; /* '/' or '\\' */
+/* Convert separators of an admin-typed path to native form. */
+char *pf_native_path(const char *path);
+char *pf_path_join(const char *dir, const char *name);
+/* Last component (borrowed pointer into path). */
+const char *pf_basename(const char *path);
+/* Parent directory, malloc'd ("." when none). */
+char *pf_dirname(const char *path);
+int pf_is_absolute(const char *path);
+/* Canonical absolute form without following the final component; used to
+ * compare destination and sources. malloc'd or NULL. */
+char *pf_absolute(const char *path);
+
+/* --- metadata ------------------------------------------------------------ */
+ps_status pf_lstat(const char *path, pf_stat *st, ps_err *err);
+
+/* --- reading ------------------------------------------------------------- */
+/* Open an existing regular file for reading with the share modes a backup
+ * tool uses (let Outlook keep writing). PS_ERR_LOCKED when another process
+ * holds it exclusively (Windows), PS_ERR_UNSAFE for a link. */
+ps_status pf_open_read(const char *path, pf_file **out, ps_err *err);
+/* Read up to len bytes at off; *got < len only at end of file. */
+ps_status pf_pread(pf_file *f, void *buf, size_t len, uint64_t off, size_t *got, ps_err *err);
+ps_status pf_fstat(pf_file *f, pf_stat *st, ps_err *err);
+/* Tell the OS we read sequentially, once (read-ahead, no cache pollution). */
+void pf_advise_sequential(pf_file *f);
+
+/* --- writing ------------------------------------------------------------- */
+/* Open (creating when absent) a file for writing, owner-only permissions,
+ * never through a link. *created says whether it was new. */
+ps_status pf_open_write(const char *path, pf_file **out, int *created, ps_err *err);
+/* Write all len bytes at off (PS_ERR_NOSPACE when the volume is full). */
+ps_status pf_pwrite(pf_file *f, const void *buf, size_t len, uint64_t off, ps_err *err);
+ps_status pf_truncate(pf_file *f, uint64_t size, ps_err *err);
+/* Make written data durable (fdatasync / FlushFileBuffers). */
+ps_status pf_sync(pf_file *f, ps_err *err);
+/* Close; reports deferred write errors. NULL is fine. */
+ps_status pf_close(pf_file *f, ps_err *err);
+
+/* --- namespace ------------------------------------------------------------ */
+/* Atomically replace `to` with `from` (same volume) and make the rename
+ * durable (directory flush). `to` is never absent or partial meanwhile. */
+ps_status pf_rename_replace(const char *from, const char *to, ps_err *err);
+/* Hard link (keeps a version without a window where `to` is missing).
+ * PS_ERR_UNSUPPORTED where the volume has no hard links. */
+ps_status pf_link(const char *existing, const char *new_path, ps_err *err);
+/* Remove a file; a missing file is PS_OK. */
+ps_status pf_unlink(const char *path, ps_err *err);
+/* mkdir -p; new folders are owner-only. */
+ps_status pf_mkdirs(const char *path, ps_err *err);
+/* Flush a directory's entries (POSIX); no-op where not needed. */
+ps_status pf_sync_dir(const char *path, ps_err *err);
+/* Write a small file atomically: temp file, flush, rename, directory flush. */
+ps_status pf_write_file_atomic(const char *path, const void *data, size_t len, ps_err *err);
+/* Read a whole small file (at most max_len bytes, else PS_ERR_INVALID). */
+ps_status pf_read_file(const char *path, size_t max_len, char **data, size_t *len, ps_err *err);
+
+/* --- directories ---------------------------------------------------------- */
+ps_status pf_dir_open(const char *path, pf_dir **out, ps_err *err);
+/* Next entry (never "." or ".."): *name borrowed until the next call, *kind
+ * of the entry itself. Returns PS_OK with *name NULL at the end. */
+ps_status pf_dir_next(pf_dir *d, const char **name, pf_kind *kind, ps_err *err);
+void pf_dir_close(pf_dir *d);
+
+/* --- locking ------------------------------------------------------------- */
+/* Exclusive lock on `path` (created if needed), waiting up to wait_ms.
+ * PS_ERR_BUSY when still held by another run after that. Released by
+ * pf_lock_release or when the process dies (never left stale). */
+ps_status pf_lock_acquire(const char *path, uint32_t wait_ms, pf_lock **out, ps_err *err);
+void pf_lock_release(pf_lock *l);
+
+/* --- time and priority ------------------------------------------------------ */
+uint64_t pf_monotonic_ms(void);
+int64_t pf_wall_ns(void);
+void pf_sleep_ms(uint32_t ms);
+/* "YYYY-MM-DD HHMMSS" in local time (names of kept versions: admins read
+ * them in Explorer, and ':' is not allowed in Windows names). */
+void pf_format_local_time(int64_t wall_ns, char *buf, size_t len);
+/* "YYYY-MM-DDTHH:MM:SSZ" in UTC, for state files and events. */
+void pf_format_utc_time(int64_t wall_ns, char *buf, size_t len);
+/* Lower the calling thread's I/O priority (Linux idle class, Windows
+ * FileIoPriorityHint on each handle). Returns PS_OK or why not. */
+ps_status pf_io_priority_low(ps_err *err);
+
+#endif /* PS_PLATFORM_H */

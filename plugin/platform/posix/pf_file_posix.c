@@ -1,0 +1,187 @@
+/* POSIX implementation of platform.h: files, reading and writing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../platform.h"
+#include "pf_posix.h"
+
+struct pf_file {
+    int fd;
+    char *path; /* for error messages */
+};
+
+ps_status pf_errno_status(int e)
+{
+    switch (e) {
+    case ENOSPC:
+    case EDQUOT: return PS_ERR_NOSPACE;
+    case EACCES:
+    case EPERM:
+    case EROFS: return PS_ERR_ACCESS;
+    case ENOENT:
+    case ENOTDIR: return PS_ERR_NOTFOUND;
+    case ELOOP: return PS_ERR_UNSAFE;
+    case ENOMEM: return PS_ERR_NOMEM;
+    case EBUSY:
+    case ETXTBSY: return PS_ERR_LOCKED;
+    default: return PS_ERR_IO;
+    }
+}
+
+ps_status pf_errno_err(ps_err *err, int e, const char *what, const char *path)
+{
+    if (e == ELOOP)
+        return ps_err_set(err, PS_ERR_UNSAFE, "%s '%s': it is a symbolic link, which is never followed",
+                          what, path);
+    return ps_err_set(err, pf_errno_status(e), "%s '%s': %s", what, path, strerror(e));
+}
+
+void pf_stat_from(const struct stat *s, pf_stat *st)
+{
+    st->kind = S_ISREG(s->st_mode) ? PF_KIND_FILE
+             : S_ISDIR(s->st_mode) ? PF_KIND_DIR
+             : S_ISLNK(s->st_mode) ? PF_KIND_LINK : PF_KIND_OTHER;
+    st->size = (uint64_t)s->st_size;
+    st->mtime_ns = (int64_t)s->st_mtim.tv_sec * 1000000000LL + s->st_mtim.tv_nsec;
+    st->dev = (uint64_t)s->st_dev;
+    st->ino = (uint64_t)s->st_ino;
+    st->nlink = (uint32_t)s->st_nlink;
+    st->owner_uid = (int64_t)s->st_uid;
+}
+
+ps_status pf_lstat(const char *path, pf_stat *st, ps_err *err)
+{
+    struct stat s;
+    if (lstat(path, &s) != 0)
+        return pf_errno_err(err, errno, "cannot examine", path);
+    pf_stat_from(&s, st);
+    return PS_OK;
+}
+
+static ps_status wrap(int fd, const char *path, pf_file **out, ps_err *err)
+{
+    pf_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        close(fd);
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory opening '%s'", path);
+    }
+    f->fd = fd;
+    *out = f;
+    return PS_OK;
+}
+
+ps_status pf_open_read(const char *path, pf_file **out, ps_err *err)
+{
+    /* O_NOFOLLOW refuses a link in the last component; O_NONBLOCK keeps a
+     * FIFO planted in a profile from hanging the open. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return pf_errno_err(err, errno, "cannot open", path);
+    struct stat s;
+    if (fstat(fd, &s) != 0 || !S_ISREG(s.st_mode)) {
+        close(fd);
+        return ps_err_set(err, PS_ERR_UNSAFE, "cannot open '%s': not a regular file", path);
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return wrap(fd, path, out, err);
+}
+
+ps_status pf_pread(pf_file *f, void *buf, size_t len, uint64_t off, size_t *got, ps_err *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            *got = done;
+            return pf_errno_err(err, errno, "cannot read", f->path);
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return PS_OK;
+}
+
+ps_status pf_fstat(pf_file *f, pf_stat *st, ps_err *err)
+{
+    struct stat s;
+    if (fstat(f->fd, &s) != 0)
+        return pf_errno_err(err, errno, "cannot examine", f->path);
+    pf_stat_from(&s, st);
+    return PS_OK;
+}
+
+void pf_advise_sequential(pf_file *f)
+{
+    posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+ps_status pf_open_write(const char *path, pf_file **out, int *created, ps_err *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int is_new = fd >= 0;
+    if (fd < 0 && errno == EEXIST)
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return pf_errno_err(err, errno, "cannot open for writing", path);
+    struct stat s;
+    if (fstat(fd, &s) != 0 || !S_ISREG(s.st_mode)) {
+        close(fd);
+        return ps_err_set(err, PS_ERR_UNSAFE, "cannot write '%s': not a regular file", path);
+    }
+    if (created)
+        *created = is_new;
+    return wrap(fd, path, out, err);
+}
+
+ps_status pf_pwrite(pf_file *f, const void *buf, size_t len, uint64_t off, ps_err *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pwrite(f->fd, (const char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return pf_errno_err(err, errno, "cannot write", f->path);
+        if (n == 0)
+            return ps_err_set(err, PS_ERR_IO, "cannot write '%s': no progress", f->path);
+        done += (size_t)n; /* a short write is retried for the rest */
+    }
+    return PS_OK;
+}
+
+ps_status pf_truncate(pf_file *f, uint64_t size, ps_err *err)
+{
+    if (ftruncate(f->fd, (off_t)size) != 0)
+        return pf_errno_err(err, errno, "cannot set the size of", f->path);
+    return PS_OK;
+}
+
+ps_status pf_sync(pf_file *f, ps_err *err)
+{
+    if (fdatasync(f->fd) != 0)
+        return pf_errno_err(err, errno, "cannot flush", f->path);
+    return PS_OK;
+}
+
+ps_status pf_close(pf_file *f, ps_err *err)
+{
+    if (!f)
+        return PS_OK;
+    ps_status st = PS_OK;
+    if (close(f->fd) != 0)
+        st = pf_errno_err(err, errno, "cannot close", f->path);
+    free(f->path);
+    free(f);
+    return st;
+}

@@ -1,0 +1,113 @@
+/*
+ * none.c - the "no snapshot" provider: files are read where they live.
+ *
+ * It freezes nothing (is_live = 1), so the copy engine has to check that a
+ * file's size and mtime did not move while it was read. It is the last
+ * resort of "auto" and what an admin picks on a volume no other provider
+ * supports. It makes no artifacts, so it never writes to the record.
+ */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct snap_session {
+    char **paths; /* copies of the created set, to refuse strangers in map_path */
+    size_t count;
+};
+
+static ps_status none_probe(const char *path, ps_err *err)
+{
+    struct stat st;
+    if (!path)
+        return ps_err_set(err, PS_ERR_INVALID, "no path to probe");
+    /* Plain stat keeps this file portable (it is built on Windows too);
+     * refusing symlinks and reparse points is the platform layer's job. */
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        return ps_err_set(err,
+                          e == ENOENT || e == ENOTDIR ? PS_ERR_NOTFOUND
+                          : e == EACCES                ? PS_ERR_ACCESS
+                                                       : PS_ERR_IO,
+                          "cannot read '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode))
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "'%s' is not a regular file", path);
+    return PS_OK;
+}
+
+static void session_free(snap_session *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->count; i++)
+        free(s->paths[i]);
+    free(s->paths);
+    free(s);
+}
+
+static ps_status none_create(const char *const *paths, size_t count, snap_record *record,
+                             snap_session **out, ps_err *err)
+{
+    (void)record; /* nothing is made, so nothing to record */
+    if (!out || (count && !paths))
+        return ps_err_set(err, PS_ERR_INVALID, "snapshot create: bad arguments");
+    *out = NULL;
+    snap_session *s = calloc(1, sizeof *s);
+    if (!s || (count && !(s->paths = calloc(count, sizeof *s->paths)))) {
+        free(s);
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!paths[i] || !(s->paths[i] = strdup(paths[i]))) {
+            session_free(s);
+            return ps_err_set(err, paths[i] ? PS_ERR_NOMEM : PS_ERR_INVALID,
+                              "snapshot create: %s", paths[i] ? "out of memory" : "null path");
+        }
+        s->count++;
+    }
+    *out = s;
+    return PS_OK;
+}
+
+static ps_status none_map_path(snap_session *session, const char *live_path, char **out,
+                               ps_err *err)
+{
+    if (!session || !live_path || !out)
+        return ps_err_set(err, PS_ERR_INVALID, "snapshot map_path: bad arguments");
+    *out = NULL;
+    for (size_t i = 0; i < session->count; i++) {
+        if (strcmp(session->paths[i], live_path) == 0) {
+            *out = strdup(live_path);
+            return *out ? PS_OK : ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+        }
+    }
+    return ps_err_set(err, PS_ERR_INVALID, "'%s' is not one of the files of this snapshot",
+                      live_path);
+}
+
+static ps_status none_release(snap_session *session, ps_err *err)
+{
+    (void)err;
+    session_free(session);
+    return PS_OK;
+}
+
+static ps_status none_remove_artifact(const char *artifact, ps_err *err)
+{
+    (void)artifact;
+    (void)err;
+    return PS_OK; /* "none" never records anything; accept whatever is there */
+}
+
+const snap_provider snapshot_none_provider = {
+    .name = "none",
+    .is_live = 1,
+    .probe = none_probe,
+    .create = none_create,
+    .map_path = none_map_path,
+    .release = none_release,
+    .remove_artifact = none_remove_artifact,
+};

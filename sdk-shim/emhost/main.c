@@ -1,0 +1,400 @@
+/*
+ * emhost - runs custom action plugins the way the Environment Manager agent
+ * runs actions. See README.md ("emhost") for usage.
+ *
+ * Exit codes: 0 every action (and its background work) succeeded; 1 some
+ * action failed or timed out; 2 bad usage, invalid policy or plugin.
+ */
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_os.h"
+#include "policy.h"
+#include "runner.h"
+
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_INVALID 2
+#define MAX_PAIRS 64
+#define DEFAULT_SHUTDOWN_DEADLINE_MS 5000u
+
+static const char usage[] =
+    "usage:\n"
+    "  emhost describe PLUGIN\n"
+    "  emhost validate POLICY [--plugin-dir DIR]\n"
+    "  emhost fire POLICY (--process-start NAME | --process-stop NAME) [options]\n"
+    "  emhost watch POLICY [options] [--interval MS]\n"
+    "options:\n"
+    "  --var NAME=VALUE      EM session variable, e.g. --var DataNowHome=/srv/fd (repeatable)\n"
+    "  --env NAME=VALUE      override a variable of the user's environment (repeatable)\n"
+    "  --audit FILE          append audit events (JSON lines) to FILE instead of stderr\n"
+    "  --state-dir DIR       per-user state root (default ~/.local/state/emhost)\n"
+    "  --user NAME           act for this logged-on user (when running elevated)\n"
+    "  --session-id N        user session id (default: this process's session)\n"
+    "  --plugin-dir DIR      where to find plugins named in the policy\n"
+    "  --no-wait             do not wait for background work: ask it to checkpoint and stop\n"
+    "  --logoff-after MS     simulate logoff MS milliseconds after the trigger fired\n"
+    "  --shutdown-deadline MS  time given to plugins to stop at logoff (default 5000)\n"
+    "  --progress            print progress of background work on stderr\n";
+
+typedef struct cli {
+    const char *command, *target;
+    const char *process_start, *process_stop;
+    const char *pairs_env[MAX_PAIRS], *pairs_var[MAX_PAIRS];
+    size_t env_count, var_count;
+    const char *audit, *state_dir, *user, *plugin_dir;
+    uint32_t session_id;
+    int no_wait, progress;
+    long long logoff_after_ms;
+    uint32_t shutdown_deadline_ms, interval_ms;
+} cli;
+
+static int parse_uint(const char *opt, const char *text, unsigned long long max,
+                      unsigned long long *out)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!*text || *end || text[0] == '-' || v > max) {
+        fprintf(stderr, "emhost: %s: '%s' is not a number between 0 and %llu\n", opt, text, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_cli(int argc, char **argv, cli *c)
+{
+    memset(c, 0, sizeof *c);
+    c->logoff_after_ms = -1;
+    c->shutdown_deadline_ms = DEFAULT_SHUTDOWN_DEADLINE_MS;
+    c->interval_ms = 500;
+    if (argc < 3) {
+        fputs(usage, stderr);
+        return -1;
+    }
+    c->command = argv[1];
+    c->target = argv[2];
+    for (int i = 3; i < argc; i++) {
+        const char *opt = argv[i];
+        int flag = !strcmp(opt, "--no-wait") || !strcmp(opt, "--progress");
+        if (!flag && i + 1 >= argc) {
+            fprintf(stderr, "emhost: %s needs a value\n%s", opt, usage);
+            return -1;
+        }
+        const char *val = flag ? NULL : argv[++i];
+        unsigned long long num = 0;
+        if (!strcmp(opt, "--no-wait"))
+            c->no_wait = 1;
+        else if (!strcmp(opt, "--progress"))
+            c->progress = 1;
+        else if (!strcmp(opt, "--process-start"))
+            c->process_start = val;
+        else if (!strcmp(opt, "--process-stop"))
+            c->process_stop = val;
+        else if (!strcmp(opt, "--var") || !strcmp(opt, "--env")) {
+            int is_var = !strcmp(opt, "--var");
+            size_t *n = is_var ? &c->var_count : &c->env_count;
+            if (*n == MAX_PAIRS) {
+                fprintf(stderr, "emhost: too many %s options (at most %d)\n", opt, MAX_PAIRS);
+                return -1;
+            }
+            (is_var ? c->pairs_var : c->pairs_env)[(*n)++] = val;
+        } else if (!strcmp(opt, "--audit"))
+            c->audit = val;
+        else if (!strcmp(opt, "--state-dir"))
+            c->state_dir = val;
+        else if (!strcmp(opt, "--user"))
+            c->user = val;
+        else if (!strcmp(opt, "--plugin-dir"))
+            c->plugin_dir = val;
+        else if (!strcmp(opt, "--session-id")) {
+            if (parse_uint(opt, val, UINT32_MAX, &num) != 0)
+                return -1;
+            c->session_id = (uint32_t)num;
+        } else if (!strcmp(opt, "--logoff-after")) {
+            if (parse_uint(opt, val, 86400000ull, &num) != 0)
+                return -1;
+            c->logoff_after_ms = (long long)num;
+        } else if (!strcmp(opt, "--shutdown-deadline")) {
+            if (parse_uint(opt, val, 600000ull, &num) != 0)
+                return -1;
+            c->shutdown_deadline_ms = (uint32_t)num;
+        } else if (!strcmp(opt, "--interval")) {
+            if (parse_uint(opt, val, 60000ull, &num) != 0 || num == 0)
+                return -1;
+            c->interval_ms = (uint32_t)num;
+        } else {
+            fprintf(stderr, "emhost: unknown option '%s'\n%s", opt, usage);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static emh_host *make_host(const cli *c)
+{
+    emh_host_options o = {.audit_path = c->audit, .state_root = c->state_dir,
+                          .user_name = c->user, .env = c->pairs_env, .env_count = c->env_count,
+                          .vars = c->pairs_var, .var_count = c->var_count,
+                          .session_id = c->session_id, .progress = c->progress};
+    char err[1024];
+    emh_host *h = emh_host_new(&o, err, sizeof err);
+    if (!h)
+        fprintf(stderr, "emhost: %s\n", err);
+    return h;
+}
+
+static emh_policy *load_policy(const cli *c, emh_host *h)
+{
+    emh_diag diag = {0};
+    emh_policy *p = emh_policy_load(c->target, c->plugin_dir, emh_host_api(h), &diag);
+    for (size_t i = 0; i < diag.count; i++)
+        fprintf(stderr, "%s\n", diag.lines[i]);
+    if (!p)
+        fprintf(stderr, "emhost: policy '%s' is invalid (%zu problem%s)\n", c->target, diag.count,
+                diag.count == 1 ? "" : "s");
+    emh_diag_free(&diag);
+    return p;
+}
+
+/* --- describe -------------------------------------------------------------- */
+static int cmd_describe(const cli *c)
+{
+    emh_host *h = make_host(c);
+    if (!h)
+        return EXIT_INVALID;
+    char *path = emh_resolve_plugin_path(c->target, NULL, ".");
+    emh_plugin *p = NULL;
+    char err[2048];
+    if (emh_plugin_load(path, emh_host_api(h), &p, err, sizeof err) != 0) {
+        fprintf(stderr, "emhost: %s\n", err);
+        free(path);
+        emh_host_free(h);
+        return EXIT_INVALID;
+    }
+    json_t *out = json_object(), *actions = json_array();
+    const em_module *m = p->module;
+    json_object_set_new(out, "plugin", json_string(path));
+    json_object_set_new(out, "module", json_pack("{s:s, s:s, s:i}", "name", m->name, "version",
+                                                 m->version, "abiVersion", (int)m->abi_version));
+    int rc = EXIT_OK;
+    for (size_t i = 0; i < m->action_count; i++) {
+        const em_action *a = &m->actions[i];
+        json_error_t jerr;
+        json_t *schema = json_loads(a->parameter_schema_json, 0, &jerr);
+        if (!schema) {
+            fprintf(stderr, "emhost: action '%s' of '%s' has a parameter schema that is not JSON: "
+                    "line %d: %s\n", a->id, path, jerr.line, jerr.text);
+            rc = EXIT_INVALID;
+            schema = json_null();
+        }
+        json_array_append_new(actions, json_pack("{s:s, s:s, s:s, s:o}", "id", a->id,
+                                                 "displayName", a->display_name, "version",
+                                                 a->version, "parameterSchema", schema));
+    }
+    json_object_set_new(out, "actions", actions);
+    json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(out);
+    emh_plugin_unload(p);
+    free(path);
+    emh_host_free(h);
+    return rc;
+}
+
+/* --- validate -------------------------------------------------------------- */
+static size_t count_actions(const emh_action_node *a, size_t n)
+{
+    size_t total = n;
+    for (size_t i = 0; i < n; i++)
+        total += count_actions(a[i].children, a[i].child_count);
+    return total;
+}
+
+static void count_nodes(const emh_node *nodes, size_t n, size_t *node_total, size_t *action_total)
+{
+    for (size_t i = 0; i < n; i++) {
+        (*node_total)++;
+        *action_total += count_actions(nodes[i].actions, nodes[i].action_count);
+        count_nodes(nodes[i].children, nodes[i].child_count, node_total, action_total);
+    }
+}
+
+static int cmd_validate(const cli *c)
+{
+    emh_host *h = make_host(c);
+    if (!h)
+        return EXIT_INVALID;
+    emh_policy *p = load_policy(c, h);
+    if (!p) {
+        emh_host_free(h);
+        return EXIT_INVALID;
+    }
+    size_t nodes = 0, actions = 0;
+    for (int t = 0; t < EMH_TRIGGER_COUNT; t++)
+        count_nodes(p->nodes[t], p->node_count[t], &nodes, &actions);
+    printf("%s: valid (%zu plugin%s, %zu node%s, %zu action%s)\n", c->target, p->plugin_count,
+           p->plugin_count == 1 ? "" : "s", nodes, nodes == 1 ? "" : "s", actions,
+           actions == 1 ? "" : "s");
+    emh_policy_free(p);
+    emh_host_free(h);
+    return EXIT_OK;
+}
+
+/* --- fire / watch ------------------------------------------------------------ */
+typedef struct stop_ctx {
+    emh_host *host;
+    const emh_policy *policy;
+    uint32_t deadline_ms;
+    atomic_int requested;
+} stop_ctx;
+
+static stop_ctx g_stop;
+
+static void on_stop_request(void *arg)
+{
+    stop_ctx *s = arg;
+    atomic_store(&s->requested, 1);
+    if (!s->host)
+        _Exit(EXIT_FAILED);
+    fprintf(stderr, "emhost: stop requested: asking actions to checkpoint and stop within %u ms\n",
+            s->deadline_ms);
+    if (emh_host_shutdown(s->host, s->policy, s->deadline_ms) != 0) {
+        fprintf(stderr, "emhost: work still running at the shutdown deadline; exiting anyway\n");
+        fflush(NULL);
+        _Exit(EXIT_FAILED); /* threads are inside plugin code: no orderly teardown */
+    }
+}
+
+/* After the trigger: wait for background work as the options say. */
+static int finish(const cli *c, emh_host *h, const emh_policy *p)
+{
+    int stopped = 0;
+    if (c->no_wait) {
+        stopped = emh_host_shutdown(h, p, c->shutdown_deadline_ms) == 0;
+    } else if (c->logoff_after_ms >= 0) {
+        if (emh_host_wait(h, hos_now_ms() + (uint64_t)c->logoff_after_ms) == 0)
+            stopped = 1;
+        else
+            stopped = emh_host_shutdown(h, p, c->shutdown_deadline_ms) == 0;
+    } else {
+        stopped = emh_host_wait(h, UINT64_MAX) == 0;
+    }
+    if (!stopped) {
+        fprintf(stderr, "emhost: background work did not stop within %u ms\n",
+                c->shutdown_deadline_ms);
+        fflush(NULL);
+        _Exit(EXIT_FAILED);
+    }
+    return emh_host_failures(h) ? EXIT_FAILED : EXIT_OK;
+}
+
+static int cmd_fire(const cli *c)
+{
+    if (!!c->process_start == !!c->process_stop) {
+        fprintf(stderr, "emhost: fire needs exactly one of --process-start NAME or --process-stop NAME\n");
+        return EXIT_INVALID;
+    }
+    g_stop.deadline_ms = c->shutdown_deadline_ms;
+    hos_on_stop_request(on_stop_request, &g_stop);
+    emh_host *h = make_host(c);
+    if (!h)
+        return EXIT_INVALID;
+    emh_policy *p = load_policy(c, h);
+    if (!p) {
+        emh_host_free(h);
+        return EXIT_INVALID;
+    }
+    g_stop.policy = p;
+    g_stop.host = h;
+    emh_trigger t = c->process_start ? EMH_TRIGGER_PROCESS_STARTED : EMH_TRIGGER_PROCESS_STOPPED;
+    const char *image = c->process_start ? c->process_start : c->process_stop;
+    size_t failed = emh_host_fire(h, p, t, image);
+    printf("emhost: %s %s: %zu action%s failed\n", emh_trigger_name(t), image, failed,
+           failed == 1 ? "" : "s");
+    fflush(stdout);
+    int rc = finish(c, h, p);
+    g_stop.host = NULL;
+    emh_policy_free(p);
+    emh_host_free(h);
+    return rc;
+}
+
+typedef struct seen_set {
+    hos_process *items;
+    size_t count;
+} seen_set;
+
+static int seen_contains(const seen_set *s, const hos_process *p)
+{
+    for (size_t i = 0; i < s->count; i++)
+        if (s->items[i].pid == p->pid && s->items[i].start_time == p->start_time)
+            return 1;
+    return 0;
+}
+
+static int cmd_watch(const cli *c)
+{
+    g_stop.deadline_ms = c->shutdown_deadline_ms;
+    hos_on_stop_request(on_stop_request, &g_stop);
+    emh_host *h = make_host(c);
+    if (!h)
+        return EXIT_INVALID;
+    emh_policy *p = load_policy(c, h);
+    if (!p) {
+        emh_host_free(h);
+        return EXIT_INVALID;
+    }
+    g_stop.policy = p;
+    g_stop.host = h;
+    seen_set seen = {0};
+    if (hos_list_processes(&seen.items, &seen.count) != 0) {
+        fprintf(stderr, "emhost: cannot list running processes\n");
+        return EXIT_FAILED;
+    }
+    fprintf(stderr, "emhost: watching for process starts (%zu running now); Ctrl+C to stop\n",
+            seen.count);
+    /* Processes already running are the baseline: EM fires Process Started
+     * only for starts it observes. */
+    while (!atomic_load(&g_stop.requested)) {
+        hos_sleep_ms(c->interval_ms);
+        seen_set now = {0};
+        if (hos_list_processes(&now.items, &now.count) != 0)
+            continue;
+        for (size_t i = 0; i < now.count && !atomic_load(&g_stop.requested); i++)
+            if (!seen_contains(&seen, &now.items[i]))
+                emh_host_fire(h, p, EMH_TRIGGER_PROCESS_STARTED, now.items[i].image);
+        for (size_t i = 0; i < seen.count && !atomic_load(&g_stop.requested); i++)
+            if (!seen_contains(&now, &seen.items[i]))
+                emh_host_fire(h, p, EMH_TRIGGER_PROCESS_STOPPED, seen.items[i].image);
+        free(seen.items);
+        seen = now;
+    }
+    free(seen.items);
+    /* on_stop_request already shut the plugins down. */
+    int rc = emh_host_wait(h, hos_now_ms() + c->shutdown_deadline_ms) == 0 ? EXIT_OK : EXIT_FAILED;
+    g_stop.host = NULL;
+    emh_policy_free(p);
+    emh_host_free(h);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    if (parse_cli(argc, argv, &c) != 0)
+        return EXIT_INVALID;
+    if (!strcmp(c.command, "describe"))
+        return cmd_describe(&c);
+    if (!strcmp(c.command, "validate"))
+        return cmd_validate(&c);
+    if (!strcmp(c.command, "fire"))
+        return cmd_fire(&c);
+    if (!strcmp(c.command, "watch"))
+        return cmd_watch(&c);
+    fprintf(stderr, "emhost: unknown command '%s'\n%s", c.command, usage);
+    return EXIT_INVALID;
+}
