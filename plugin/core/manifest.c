@@ -57,11 +57,14 @@ static ps_status parse(const char *path, json_t *doc, ps_manifest *m, ps_err *er
     if (!json_is_integer(version) || json_integer_value(version) != PS_MANIFEST_VERSION)
         return ps_err_set(err, PS_ERR_CORRUPT, "manifest '%s' has version %lld; this build reads %d",
                           path, (long long)json_integer_value(version), PS_MANIFEST_VERSION);
-    const char *stored = json_string_value(json_object_get(doc, "checksum"));
-    json_object_del(doc, "checksum");
+    char stored[17] = "";
+    const char *text = json_string_value(json_object_get(doc, "checksum"));
+    if (text && strlen(text) == 16)
+        memcpy(stored, text, sizeof stored);
+    json_object_del(doc, "checksum"); /* frees `text` */
     char expect[17];
     ps_hash_hex(canonical_hash(doc), expect);
-    if (!stored || strcmp(stored, expect) != 0)
+    if (strcmp(stored, expect) != 0)
         return ps_err_set(err, PS_ERR_CORRUPT, "manifest '%s': checksum mismatch (damaged or edited)",
                           path);
     json_t *files = json_object_get(doc, "files");

@@ -63,9 +63,14 @@ static int create_group(snapshot_plan *p, size_t g, const char *records_dir, con
     FAULT_POINT("snapshot.after-create");
     free(members);
     if (s == PS_OK) {
-        ps_emit(host, PS_INFO, PS_EV_SNAPSHOT_CREATED, "pstsnap.snapshot.created",
-                json_pack("{s:s, s:I}", "provider", grp->provider->name, "files", (json_int_t)n),
-                "%s snapshot taken of %zu file(s)", grp->provider->name, n);
+        json_t *detail = json_pack("{s:s, s:I}", "provider", grp->provider->name, "files", (json_int_t)n);
+        if (grp->provider->is_live)
+            ps_emit(host, PS_INFO, PS_EV_SNAPSHOT_CREATED, "pstsnap.snapshot.none", detail,
+                    "no snapshot: %zu file(s) read directly and published only if they did not "
+                    "change while being read", n);
+        else
+            ps_emit(host, PS_INFO, PS_EV_SNAPSHOT_CREATED, "pstsnap.snapshot.created", detail,
+                    "%s snapshot taken of %zu file(s)", grp->provider->name, n);
         return 1;
     }
     if (grp->record) {

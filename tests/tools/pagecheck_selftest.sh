@@ -2,7 +2,7 @@
 # pagecheck_selftest.sh - prove that pagecheck tells a point-in-time copy from
 # a copy that mixes moments, before the integration tests trust its verdicts.
 #
-# A pagewriter runs for about two seconds. While it runs, copies are taken in
+# A pagewriter runs for a second or two. While it runs, copies are taken in
 # two ways: frozen (the writer stopped with SIGSTOP, so the file cannot move
 # while cp reads it: the reference for a snapshot) and live (plain cp, for
 # information only: a live copy may or may not happen to be consistent).
@@ -109,40 +109,51 @@ log_records() {
 # --- the writer and its copies -------------------------------------------
 
 "$PAGEWRITER" create "$FILE" --pages "$PAGES" --page-size "$PAGE_SIZE" || exit 2
-"$PAGEWRITER" run "$FILE" --log "$LOG" --seconds 2 --rate 200000 --seed 1 \
+# The writer is stopped with SIGTERM once the copies are taken (which also
+# proves it exits cleanly on it); --seconds is only a safety net. Each copy
+# waits for a number of writes rather than for a time, so a loaded machine
+# makes the test slower, not flaky.
+"$PAGEWRITER" run "$FILE" --log "$LOG" --seconds 60 --rate 200000 --seed 1 \
     >"$TMP/run1.out" 2>&1 &
 writer_pid=$!
 
-# Let enough writes happen that the early copy is not just the initial file.
-for i in $(seq 500); do
-    [ "$(log_records)" -ge 5000 ] && break
-    sleep 0.01
-done
+# wait_for_records N: until the log holds N records (at most 20 s).
+wait_for_records() {
+    local i
+    for i in $(seq 2000); do
+        [ "$(log_records)" -ge "$1" ] && return 0
+        sleep 0.01
+    done
+    return 1
+}
 
 copies_ok=1
+wait_for_records 5000 || copies_ok=0
 frozen_copy "$TMP/early.pgw" || copies_ok=0
-cp "$FILE" "$TMP/live1.pgw"
-sleep 0.2
-cp "$FILE" "$TMP/live2.pgw"
-sleep 0.2
-cp "$FILE" "$TMP/live3.pgw"
-sleep 0.2
+early_gen=$(max_generation "$TMP/early.pgw")
+early_gen=${early_gen:-0}
+for i in 1 2 3; do
+    wait_for_records $((early_gen + i * PAGES)) || copies_ok=0
+    cp "$FILE" "$TMP/live$i.pgw"
+done
+wait_for_records $((early_gen + 4 * PAGES)) || copies_ok=0
 frozen_copy "$TMP/late.pgw" || copies_ok=0
+late_gen=$(max_generation "$TMP/late.pgw")
+sleep 0.5
 
+kill -TERM "$writer_pid"
 wait "$writer_pid"
 writer_rc=$?
 writer_pid=
 sed 's/^/    /' "$TMP/run1.out"
 if [ "$writer_rc" -eq 0 ] && [ "$copies_ok" -eq 1 ]; then
-    pass "writer ran for its time and exited 0; frozen copies taken"
+    pass "frozen copies taken; writer exited 0 on SIGTERM"
 else
     fail "writer exit $writer_rc, frozen copies taken: $copies_ok"
     echo "pagecheck selftest: $passed passed, $failed failed"
     exit 1
 fi
 
-early_gen=$(max_generation "$TMP/early.pgw")
-late_gen=$(max_generation "$TMP/late.pgw")
 # The splice test below only means something if many pages changed between
 # the two copies.
 if [ -n "$early_gen" ] && [ -n "$late_gen" ] &&
