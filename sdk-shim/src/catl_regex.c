@@ -254,6 +254,7 @@ static void parse_escape(rx_parser *p)
             p->max_backref = n;
             p->backref_off = at;
         }
+        p->re->has_backref = 1;
         emit(p, RX_BACKREF, 0, 0, n);
         return;
     }

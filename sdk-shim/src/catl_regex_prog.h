@@ -35,7 +35,8 @@ enum rx_op {
     RX_NOT,      /* negative lookahead: body follows, ends with RX_SUBOK, skip +x */
     RX_SUBOK,    /* the lookahead body matched */
     RX_BACKREF,  /* v: match group number */
-    RX_MATCH
+    RX_MATCH,
+    RX_FAIL      /* never compiled; the matcher's "already tried here" */
 };
 
 typedef struct rx_ins {
@@ -53,6 +54,7 @@ struct catl_regex {
     size_t nsets, capsets;
     uint32_t ngroups, nloops;
     int icase;
+    int has_backref; /* disables the matcher's memo of visited states */
 };
 
 #define RX_UNSET UINT32_MAX
