@@ -20,6 +20,13 @@ typedef enum ps_verdict {
     PS_DEST_MISMATCH    /* our copy was deleted or replaced: copy it again */
 } ps_verdict;
 
+/* File times are coarse (a kernel tick on Linux; see PF_MTIME_SLACK_NS): a
+ * write right after the snapshot can leave the mtime where it was, so size
+ * and mtime vouch for content only when the mtime is older than the
+ * snapshot by more than that slack (git's "racily clean" index entries
+ * have the same problem). frozen_ns: wall clock just before the snapshot. */
+int ps_mtime_is_racy(int64_t mtime_ns, int64_t frozen_ns);
+
 /* final_path: where the backup of `c` lives. now_ns: wall clock. */
 ps_verdict compare_candidate(const ps_candidate *c, const ps_manifest_entry *last,
                              const char *final_path, int64_t min_interval_s, int64_t now_ns);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "events.h"
+#include "compare.h"
 #include "fault.h"
 #include "hash.h"
 #include "journal.h"
@@ -49,7 +50,7 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
     uint64_t *hashes = NULL, count = 0;
     ps_err jerr;
     ps_status s = journal_load(r->journal_path, &old, &hashes, &count, &jerr);
-    ps_journal_header hdr = {r->block_size, r->source_size, r->source_mtime_ns};
+    ps_journal_header hdr = {r->block_size, r->source_size, r->source_mtime_ns, pf_wall_ns()};
     pf_stat staged;
     int usable = s == PS_OK && old.block_size == r->block_size && count > 0 &&
                  pf_lstat(r->staging_path, &staged, NULL) == PS_OK && staged.kind == PF_KIND_FILE;
@@ -69,14 +70,20 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
     uint64_t staged_blocks = (staged.size + r->block_size - 1) / r->block_size;
     if (count > staged_blocks)
         count = staged_blocks;
-    int same_source = old.source_size == r->source_size && old.source_mtime_ns == r->source_mtime_ns;
+    /* Equal size and mtime prove nothing when the mtime was within the
+     * timestamp granularity of the moment the journal started: a write in
+     * that window leaves the mtime as it was. Such blocks are re-checked. */
+    int same_source = old.source_size == r->source_size &&
+                      old.source_mtime_ns == r->source_mtime_ns &&
+                      !ps_mtime_is_racy(old.source_mtime_ns, old.created_ns);
     res->resumed = 1;
     if (same_source) {
         memcpy(res->hashes, hashes, count * sizeof *hashes);
         c->start_block = count;
         res->reused_blocks = count;
         free(hashes);
-        s = journal_reopen(r->journal_path, &hdr, count, &c->journal, err);
+        /* The old header stays: its hash seeds the records being kept. */
+        s = journal_reopen(r->journal_path, &old, count, &c->journal, err);
     } else {
         /* The source moved on: keep the old hashes to re-check each staged
          * block, and start a journal for the new identity. */

@@ -10,7 +10,8 @@
  *
  * Format (little-endian), version 1:
  *   header, 64 bytes: "PSTSNAPJ", u32 version, u32 block size, u64 source
- *   size, i64 source mtime (ns), 24 reserved bytes, u64 XXH3 of bytes 0..55
+ *   size, i64 source mtime (ns), i64 creation time (ns, wall clock), 16
+ *   reserved bytes, u64 XXH3 of bytes 0..55
  *   records, 24 bytes each: u64 block index, u64 block hash, u64 XXH3 of the
  *   first 16 bytes seeded with the header hash
  * A damaged header makes the whole journal untrusted (PS_ERR_CORRUPT); a
@@ -35,6 +36,7 @@ typedef struct ps_journal_header {
     uint32_t block_size;
     uint64_t source_size;
     int64_t source_mtime_ns;
+    int64_t created_ns; /* when the journal was started (see copy.c: racy) */
 } ps_journal_header;
 
 typedef struct ps_journal ps_journal;

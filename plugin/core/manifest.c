@@ -27,13 +27,13 @@ static ps_status entry_from_json(const char *path, size_t index, json_t *j, ps_m
     const char *key = json_string_value(json_object_get(j, "key"));
     const char *source = json_string_value(json_object_get(j, "source"));
     const char *snapshot = json_string_value(json_object_get(j, "snapshot"));
-    json_t *nums[5] = {json_object_get(j, "size"), json_object_get(j, "mtimeNs"),
+    json_t *nums[6] = {json_object_get(j, "size"), json_object_get(j, "mtimeNs"),
                        json_object_get(j, "destSize"), json_object_get(j, "destMtimeNs"),
-                       json_object_get(j, "backedUpNs")};
+                       json_object_get(j, "backedUpNs"), json_object_get(j, "frozenNs")};
     if (!key || !*key || !source || !snapshot || strlen(snapshot) >= sizeof e->snapshot)
         return ps_err_set(err, PS_ERR_CORRUPT, "manifest '%s': /files/%zu lacks key, source or snapshot",
                           path, index);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (!json_is_integer(nums[i]) || (i != 1 && i != 3 && json_integer_value(nums[i]) < 0))
             return ps_err_set(err, PS_ERR_CORRUPT, "manifest '%s': /files/%zu has a bad number", path,
                               index);
@@ -44,6 +44,7 @@ static ps_status entry_from_json(const char *path, size_t index, json_t *j, ps_m
     e->dest_size = (uint64_t)json_integer_value(nums[2]);
     e->dest_mtime_ns = json_integer_value(nums[3]);
     e->backed_up_ns = json_integer_value(nums[4]);
+    e->frozen_ns = json_integer_value(nums[5]);
     strcpy(e->snapshot, snapshot);
     return PS_OK;
 }
@@ -111,11 +112,12 @@ ps_status manifest_save(const ps_manifest *m, const char *path, const char *dest
     json_t *files = json_array();
     for (ps_manifest_entry *e = m->entries; e; e = e->hh.next)
         json_array_append_new(
-            files, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "key", e->key, "source",
+            files, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "key", e->key, "source",
                              e->source, "size", (json_int_t)e->size, "mtimeNs",
                              (json_int_t)e->mtime_ns, "destSize", (json_int_t)e->dest_size,
                              "destMtimeNs", (json_int_t)e->dest_mtime_ns, "backedUpNs",
-                             (json_int_t)e->backed_up_ns, "snapshot", e->snapshot));
+                             (json_int_t)e->backed_up_ns, "frozenNs",
+                             (json_int_t)e->frozen_ns, "snapshot", e->snapshot));
     json_t *doc = json_pack("{s:s, s:i, s:s, s:o}", "format", FORMAT_NAME, "version",
                             PS_MANIFEST_VERSION, "destination", destination, "files", files);
     if (!doc)
@@ -164,6 +166,7 @@ ps_status manifest_set(ps_manifest *m, const ps_manifest_entry *v, ps_err *err)
     e->dest_size = v->dest_size;
     e->dest_mtime_ns = v->dest_mtime_ns;
     e->backed_up_ns = v->backed_up_ns;
+    e->frozen_ns = v->frozen_ns;
     memcpy(e->snapshot, v->snapshot, sizeof e->snapshot);
     e->snapshot[sizeof e->snapshot - 1] = '\0';
     return PS_OK;

@@ -35,6 +35,7 @@ typedef struct ps_manifest_entry {
     uint64_t dest_size;
     int64_t dest_mtime_ns;
     int64_t backed_up_ns; /* wall clock of the publish */
+    int64_t frozen_ns;    /* wall clock just before its snapshot (compare.h) */
     char snapshot[16];    /* provider used */
     UT_hash_handle hh;
 } ps_manifest_entry;

@@ -75,12 +75,12 @@ int64_t ps_parse_interval(const char *text)
         return -1;
     int64_t n = 0;
     const char *p = text;
-    for (; *p >= '0' && *p <= '9'; p++) {
+    for (; *p >= '0' && *p <= '9'; p++)
         n = n * 10 + (*p - '0');
-        if (n > 999999)
-            return -1;
-    }
-    if (p == text)
+    /* The schema's pattern allows 1 to 6 digits; counting digits (not the
+     * value) keeps "0000001" refused here too, for hosts that did not
+     * validate. */
+    if (p == text || p - text > 6)
         return -1;
     int64_t unit = 1;
     switch (*p) {
@@ -156,11 +156,15 @@ static ps_status parse_fields(json_t *params, json_t *props, ps_params *out, ps_
     }
     if (st == PS_OK)
         st = get_uint(GET("keepVersions"), "keepVersions", 100, &out->keep_versions, err);
-    uint32_t kib = 0;
-    if (st == PS_OK && (st = get_uint(GET("blockSize"), "blockSize", 4096, &kib, err)) == PS_OK) {
-        if (kib < 4 || (kib & (kib - 1)) != 0)
+    if (st == PS_OK) {
+        /* One message for every wrong value: "from 0 to 4096" would invite
+         * 0 or 48, which are wrong too. */
+        json_t *v = GET("blockSize");
+        json_int_t kib = json_is_integer(v) ? json_integer_value(v) : 0;
+        if (kib < 4 || kib > 4096 || (kib & (kib - 1)) != 0)
             st = ps_err_set(err, PS_ERR_INVALID, "/blockSize: must be a power of two from 4 to 4096 KiB");
-        out->block_size = kib * 1024u;
+        else
+            out->block_size = (uint32_t)kib * 1024u;
     }
     if (st == PS_OK && (st = get_enum(GET("verify"), "verify", verifies, &idx, err)) == PS_OK)
         out->verify = (ps_verify)idx;

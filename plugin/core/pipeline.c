@@ -127,7 +127,7 @@ static void report_copy_error(run *r, const file_job *f, ps_status s, const ps_e
 }
 
 static ps_status back_up_file(run *r, const file_job *f, const char *read_path, int live,
-                              const char *provider, uint64_t progress_base,
+                              const char *provider, int64_t frozen_ns, uint64_t progress_base,
                               uint64_t progress_total)
 {
     const ps_job *job = r->job;
@@ -159,7 +159,8 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
     if (s == PS_OK) {
         ps_manifest_entry e = {.key = f->c->key, .source = f->c->path, .size = f->c->st.size,
                                .mtime_ns = f->c->st.mtime_ns, .dest_size = published.size,
-                               .dest_mtime_ns = published.mtime_ns, .backed_up_ns = pf_wall_ns()};
+                               .dest_mtime_ns = published.mtime_ns, .backed_up_ns = pf_wall_ns(),
+                               .frozen_ns = frozen_ns};
         snprintf(e.snapshot, sizeof e.snapshot, "%s", provider);
         s = manifest_set(&r->manifest, &e, &err);
         /* Saved after every file: a kill later in the run keeps this one. */
@@ -201,6 +202,7 @@ static void copy_changed(run *r, ps_candidate **changed, size_t count)
     }
     snapshot_plan *plan = NULL;
     ps_err err;
+    int64_t frozen_ns = pf_wall_ns(); /* before the snapshot: see compare.h */
     ps_status s = paths ? snapshot_plan_create(paths, count, job->params->snapshot, r->records_dir,
                                                job->host, &plan, &err)
                         : ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
@@ -228,7 +230,7 @@ static void copy_changed(run *r, ps_candidate **changed, size_t count)
                     "'%s' was not backed up: no snapshot: %s", f.c->path, err.msg);
             note_failure(r, s, &err);
         } else {
-            s = back_up_file(r, &f, read_path, live, provider, done, total);
+            s = back_up_file(r, &f, read_path, live, provider, frozen_ns, done, total);
             disk_full = s == PS_ERR_NOSPACE; /* the next file would fail the same way */
         }
         done += f.c->st.size;

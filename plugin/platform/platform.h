@@ -110,6 +110,14 @@ ps_status pf_lock_acquire(const char *path, uint32_t wait_ms, pf_lock **out, ps_
 void pf_lock_release(pf_lock *l);
 
 /* --- time and priority ------------------------------------------------------ */
+/* How far a file's mtime may lag the real time of the write that set it:
+ * Linux stamps files from a coarse clock (one tick, at most 10 ms at
+ * HZ=100); twice that for margin. */
+#ifdef _WIN32
+#define PF_MTIME_SLACK_NS 2000000000LL /* FAT: 2 s; NTFS updates lazily */
+#else
+#define PF_MTIME_SLACK_NS 20000000LL
+#endif
 uint64_t pf_monotonic_ms(void);
 int64_t pf_wall_ns(void);
 void pf_sleep_ms(uint32_t ms);
