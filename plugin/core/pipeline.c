@@ -314,13 +314,12 @@ static ps_status run_locked(run *r)
     const ps_job *job = r->job;
     ps_err err;
     ps_status s = manifest_load(r->manifest_path, &r->manifest, &err);
-    if (s == PS_ERR_CORRUPT) {
+    /* A manifest we cannot trust (damaged, or unreadable) only costs a full
+     * copy; it must never stop the backup. */
+    if (s != PS_OK)
         ps_emit(job->host, PS_WARNING, PS_EV_MANIFEST_UNTRUSTED, "pstsnap.manifest.untrusted",
                 json_pack("{s:s}", "reason", err.msg),
                 "%s; every PST is copied in full this time", err.msg);
-    } else if (s != PS_OK) {
-        return s == PS_ERR_NOMEM ? s : (note_failure(r, s, &err), s);
-    }
     discover_request dq = {.sources = job->sources, .source_count = job->source_count,
                            .include = job->params->include,
                            .include_count = job->params->include_count,
