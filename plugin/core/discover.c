@@ -21,6 +21,7 @@ typedef struct walk {
 
 static void skipped(const walk *w, const char *path, const char *why)
 {
+    w->out->skipped++;
     ps_emit(w->req->host, PS_WARNING, PS_EV_FILE_SKIPPED, "pstsnap.file.skipped",
             json_pack("{s:s, s:s}", "path", path, "reason", why), "skipped '%s': %s", path, why);
 }

@@ -34,6 +34,7 @@ typedef struct ps_candidate {
 typedef struct ps_candidates {
     ps_candidate *items;
     size_t count, cap;
+    size_t skipped; /* matching files left out (each with a warning event) */
 } ps_candidates;
 
 typedef struct discover_request {

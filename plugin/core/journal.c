@@ -84,7 +84,10 @@ ps_status journal_load(const char *path, ps_journal_header *hdr, uint64_t **hash
         return s;
     }
     size_t records = (len - HEADER_SIZE) / RECORD_SIZE;
-    uint64_t max_blocks = hdr->source_size / hdr->block_size + 1;
+    /* A record past the source's last block vouches for nothing (a size
+     * that is a whole number of blocks has no partial block after it). */
+    uint64_t max_blocks = hdr->source_size / hdr->block_size +
+                          (hdr->source_size % hdr->block_size != 0);
     uint64_t *out = malloc((records ? records : 1) * sizeof *out);
     if (!out) {
         free(data);

@@ -96,10 +96,78 @@ typedef struct file_job {
     char *final_path, *staging_path, *journal_path;
 } file_job;
 
+/* "<journal>.target" names the staging file a journal belongs to, so a
+ * later run can clean up after a PST that disappeared mid-copy. */
+static char *target_path_for(const char *journal_path)
+{
+    size_t n = strlen(journal_path) + sizeof ".target";
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s.target", journal_path);
+    return p;
+}
+
 static void drop_staging(const file_job *f)
 {
+    char *target = target_path_for(f->journal_path);
     pf_unlink(f->staging_path, NULL);
     pf_unlink(f->journal_path, NULL);
+    if (target)
+        pf_unlink(target, NULL);
+    free(target);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Remove staging files and journals of copies whose PST is gone: nothing
+ * will ever resume them. Only names under the destination that end in the
+ * staging suffix are deleted, whatever a damaged target file says. */
+static void sweep_stale_staging(run *r, const ps_candidates *found)
+{
+    char *dir = pf_path_join(r->job->state_dir, "journals");
+    pf_dir *d = NULL;
+    if (!dir || pf_dir_open(dir, &d, NULL) != PS_OK) {
+        free(dir);
+        return;
+    }
+    size_t dest_len = strlen(r->job->destination);
+    const char *name;
+    pf_kind kind;
+    while (pf_dir_next(d, &name, &kind, NULL) == PS_OK && name) {
+        if (kind != PF_KIND_FILE || !ends_with(name, ".journal.target"))
+            continue;
+        char *target = pf_path_join(dir, name), *staging = NULL;
+        size_t len = 0;
+        if (!target || pf_read_file(target, 8192, &staging, &len, NULL) != PS_OK) {
+            free(target);
+            continue;
+        }
+        int ours = strlen(staging) == len && ends_with(staging, STAGING_SUFFIX) &&
+                   strncmp(staging, r->job->destination, dest_len) == 0 &&
+                   staging[dest_len] == pf_sep;
+        int alive = 0;
+        for (size_t i = 0; ours && !alive && i < found->count; i++) {
+            char *final_path = final_path_for(r, &found->items[i]);
+            alive = final_path && strncmp(staging, final_path, strlen(final_path)) == 0 &&
+                    strcmp(staging + strlen(final_path), STAGING_SUFFIX) == 0;
+            free(final_path);
+        }
+        if (ours && !alive) {
+            pf_unlink(staging, NULL);
+            target[strlen(target) - strlen(".target")] = '\0'; /* the journal itself */
+            pf_unlink(target, NULL);
+            strcat(target, ".target");
+            pf_unlink(target, NULL);
+        }
+        free(staging);
+        free(target);
+    }
+    pf_dir_close(d);
+    free(dir);
 }
 
 static void report_copy_error(run *r, const file_job *f, ps_status s, const ps_err *err)
@@ -142,6 +210,11 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
                         .max_bandwidth_mibps = job->params->max_bandwidth_mibps, .host = job->host,
                         .progress_base = progress_base, .progress_total = progress_total};
     copy_result res = {0};
+    char *target = target_path_for(f->journal_path);
+    if (s == PS_OK && !target)
+        s = ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
+    if (s == PS_OK)
+        s = pf_write_file_atomic(target, f->staging_path, strlen(f->staging_path), &err);
     if (s == PS_OK)
         s = copy_file(&req, &res, &err);
     r->sum->bytes_read += res.bytes_read;
@@ -166,8 +239,10 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
         /* Saved after every file: a kill later in the run keeps this one. */
         if (s == PS_OK)
             s = manifest_save(&r->manifest, r->manifest_path, job->destination, &err);
-        if (s == PS_OK)
+        if (s == PS_OK) {
             pf_unlink(f->journal_path, NULL);
+            pf_unlink(target, NULL);
+        }
     }
     if (s == PS_OK) {
         r->sum->copied++;
@@ -187,6 +262,7 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
         report_copy_error(r, f, s, &err);
     }
     copy_result_free(&res);
+    free(target);
     return s;
 }
 
@@ -295,17 +371,17 @@ static ps_status prepare_state(const ps_job *job, ps_err *err)
 static void emit_summary(const ps_job *job, const ps_summary *s)
 {
     ps_emit(job->host, s->failed ? PS_WARNING : PS_INFO, PS_EV_SUMMARY, "pstsnap.summary",
-            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:s}", "seen",
-                      (json_int_t)s->seen, "unchanged", (json_int_t)s->unchanged, "tooSoon",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:s}", "seen",
+                      (json_int_t)s->seen, "skipped", (json_int_t)s->skipped, "unchanged", (json_int_t)s->unchanged, "tooSoon",
                       (json_int_t)s->too_soon, "copied", (json_int_t)s->copied, "failed",
                       (json_int_t)s->failed, "bytesRead", (json_int_t)s->bytes_read,
                       "bytesWritten", (json_int_t)s->bytes_written, "durationMs",
                       (json_int_t)s->duration_ms, "snapshot",
                       s->providers[0] ? s->providers : "none taken", "cancelled", s->cancelled,
                       "destination", job->destination),
-            "PST backup: %zu found, %zu copied, %zu unchanged, %zu failed%s in %llu ms "
-            "(snapshot: %s)",
-            s->seen, s->copied, s->unchanged, s->failed, s->cancelled ? ", stopped early" : "",
+            "PST backup: %zu found, %zu copied, %zu unchanged, %zu skipped, %zu failed%s in "
+            "%llu ms (snapshot: %s)",
+            s->seen, s->copied, s->unchanged, s->skipped, s->failed, s->cancelled ? ", stopped early" : "",
             (unsigned long long)s->duration_ms, s->providers[0] ? s->providers : "none taken");
 }
 
@@ -333,6 +409,8 @@ static ps_status run_locked(run *r)
         return s;
     }
     r->sum->seen = found.count;
+    r->sum->skipped = found.skipped;
+    sweep_stale_staging(r, &found);
     size_t count = 0;
     ps_candidate **changed = select_changed(r, &found, &count);
     if (!changed) {

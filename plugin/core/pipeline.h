@@ -30,7 +30,7 @@ typedef struct ps_job {
 } ps_job;
 
 typedef struct ps_summary {
-    size_t seen, unchanged, too_soon, copied, failed;
+    size_t seen, skipped, unchanged, too_soon, copied, failed;
     uint64_t bytes_read, bytes_written;
     uint64_t duration_ms;
     size_t snapshots;
