@@ -52,13 +52,14 @@ typedef struct cli {
     uint32_t shutdown_deadline_ms, interval_ms;
 } cli;
 
-static int parse_uint(const char *opt, const char *text, unsigned long long max,
-                      unsigned long long *out)
+static int parse_uint(const char *opt, const char *text, unsigned long long min,
+                      unsigned long long max, unsigned long long *out)
 {
     char *end = NULL;
     unsigned long long v = strtoull(text, &end, 10);
-    if (!*text || *end || text[0] == '-' || v > max) {
-        fprintf(stderr, "emhost: %s: '%s' is not a number between 0 and %llu\n", opt, text, max);
+    if (!*text || *end || text[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "emhost: %s: '%s' is not a number between %llu and %llu\n", opt, text,
+                min, max);
         return -1;
     }
     *out = v;
@@ -111,19 +112,20 @@ static int parse_cli(int argc, char **argv, cli *c)
         else if (!strcmp(opt, "--plugin-dir"))
             c->plugin_dir = val;
         else if (!strcmp(opt, "--session-id")) {
-            if (parse_uint(opt, val, UINT32_MAX, &num) != 0)
+            if (parse_uint(opt, val, 0, UINT32_MAX, &num) != 0)
                 return -1;
             c->session_id = (uint32_t)num;
         } else if (!strcmp(opt, "--logoff-after")) {
-            if (parse_uint(opt, val, 86400000ull, &num) != 0)
+            if (parse_uint(opt, val, 0, 86400000ull, &num) != 0)
                 return -1;
             c->logoff_after_ms = (long long)num;
         } else if (!strcmp(opt, "--shutdown-deadline")) {
-            if (parse_uint(opt, val, 600000ull, &num) != 0)
+            if (parse_uint(opt, val, 0, 600000ull, &num) != 0)
                 return -1;
             c->shutdown_deadline_ms = (uint32_t)num;
         } else if (!strcmp(opt, "--interval")) {
-            if (parse_uint(opt, val, 60000ull, &num) != 0 || num == 0)
+            /* 0 would poll without pause; say so instead of failing silently. */
+            if (parse_uint(opt, val, 1, 60000ull, &num) != 0)
                 return -1;
             c->interval_ms = (uint32_t)num;
         } else {
@@ -245,10 +247,18 @@ static int cmd_validate(const cli *c)
 }
 
 /* --- fire / watch ------------------------------------------------------------ */
+/* A stop request (SIGINT/SIGTERM) is handled on the signal watcher's thread
+ * while the main thread may be waiting for work, shutting it down itself
+ * (--no-wait, --logoff-after) or tearing down. `lock` serialises these: a
+ * module's shutdown() is never entered twice at once (the ABI promises one
+ * thread), and the host and the plugins are not freed - nor the plugin
+ * unloaded - while a stop request is still inside them. */
 typedef struct stop_ctx {
-    emh_host *host;
+    hos_mutex *lock;
+    emh_host *host; /* NULL before setup and once teardown began */
     const emh_policy *policy;
     uint32_t deadline_ms;
+    int closing;
     atomic_int requested;
 } stop_ctx;
 
@@ -258,8 +268,14 @@ static void on_stop_request(void *arg)
 {
     stop_ctx *s = arg;
     atomic_store(&s->requested, 1);
-    if (!s->host)
+    hos_mutex_lock(s->lock);
+    if (!s->host) {
+        int closing = s->closing;
+        hos_mutex_unlock(s->lock);
+        if (closing)
+            return; /* the work is over and emhost is already on its way out */
         _Exit(EXIT_FAILED);
+    }
     fprintf(stderr, "emhost: stop requested: asking actions to checkpoint and stop within %u ms\n",
             s->deadline_ms);
     if (emh_host_shutdown(s->host, s->policy, s->deadline_ms) != 0) {
@@ -267,6 +283,44 @@ static void on_stop_request(void *arg)
         fflush(NULL);
         _Exit(EXIT_FAILED); /* threads are inside plugin code: no orderly teardown */
     }
+    hos_mutex_unlock(s->lock);
+}
+
+static int stop_handling_begin(const cli *c)
+{
+    g_stop.deadline_ms = c->shutdown_deadline_ms;
+    if (!(g_stop.lock = hos_mutex_new()) || hos_on_stop_request(on_stop_request, &g_stop) != 0) {
+        fprintf(stderr, "emhost: cannot set up the handling of stop requests\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void stop_handling_attach(emh_host *h, const emh_policy *p)
+{
+    hos_mutex_lock(g_stop.lock);
+    g_stop.host = h;
+    g_stop.policy = p;
+    hos_mutex_unlock(g_stop.lock);
+}
+
+/* Before freeing the host and the policy: waits for a stop request that is
+ * being handled, and makes later ones leave them alone. */
+static void stop_handling_detach(void)
+{
+    hos_mutex_lock(g_stop.lock);
+    g_stop.host = NULL;
+    g_stop.policy = NULL;
+    g_stop.closing = 1;
+    hos_mutex_unlock(g_stop.lock);
+}
+
+static int shutdown_work(emh_host *h, const emh_policy *p, uint32_t deadline_ms)
+{
+    hos_mutex_lock(g_stop.lock);
+    int rc = emh_host_shutdown(h, p, deadline_ms);
+    hos_mutex_unlock(g_stop.lock);
+    return rc;
 }
 
 /* After the trigger: wait for background work as the options say. */
@@ -274,12 +328,12 @@ static int finish(const cli *c, emh_host *h, const emh_policy *p)
 {
     int stopped = 0;
     if (c->no_wait) {
-        stopped = emh_host_shutdown(h, p, c->shutdown_deadline_ms) == 0;
+        stopped = shutdown_work(h, p, c->shutdown_deadline_ms) == 0;
     } else if (c->logoff_after_ms >= 0) {
         if (emh_host_wait(h, hos_now_ms() + (uint64_t)c->logoff_after_ms) == 0)
             stopped = 1;
         else
-            stopped = emh_host_shutdown(h, p, c->shutdown_deadline_ms) == 0;
+            stopped = shutdown_work(h, p, c->shutdown_deadline_ms) == 0;
     } else {
         stopped = emh_host_wait(h, UINT64_MAX) == 0;
     }
@@ -298,8 +352,8 @@ static int cmd_fire(const cli *c)
         fprintf(stderr, "emhost: fire needs exactly one of --process-start NAME or --process-stop NAME\n");
         return EXIT_INVALID;
     }
-    g_stop.deadline_ms = c->shutdown_deadline_ms;
-    hos_on_stop_request(on_stop_request, &g_stop);
+    if (stop_handling_begin(c) != 0)
+        return EXIT_FAILED;
     emh_host *h = make_host(c);
     if (!h)
         return EXIT_INVALID;
@@ -308,8 +362,7 @@ static int cmd_fire(const cli *c)
         emh_host_free(h);
         return EXIT_INVALID;
     }
-    g_stop.policy = p;
-    g_stop.host = h;
+    stop_handling_attach(h, p);
     emh_trigger t = c->process_start ? EMH_TRIGGER_PROCESS_STARTED : EMH_TRIGGER_PROCESS_STOPPED;
     const char *image = c->process_start ? c->process_start : c->process_stop;
     size_t failed = emh_host_fire(h, p, t, image);
@@ -317,7 +370,7 @@ static int cmd_fire(const cli *c)
            failed == 1 ? "" : "s");
     fflush(stdout);
     int rc = finish(c, h, p);
-    g_stop.host = NULL;
+    stop_handling_detach();
     emh_policy_free(p);
     emh_host_free(h);
     return rc;
@@ -338,8 +391,8 @@ static int seen_contains(const seen_set *s, const hos_process *p)
 
 static int cmd_watch(const cli *c)
 {
-    g_stop.deadline_ms = c->shutdown_deadline_ms;
-    hos_on_stop_request(on_stop_request, &g_stop);
+    if (stop_handling_begin(c) != 0)
+        return EXIT_FAILED;
     emh_host *h = make_host(c);
     if (!h)
         return EXIT_INVALID;
@@ -348,8 +401,7 @@ static int cmd_watch(const cli *c)
         emh_host_free(h);
         return EXIT_INVALID;
     }
-    g_stop.policy = p;
-    g_stop.host = h;
+    stop_handling_attach(h, p);
     seen_set seen = {0};
     if (hos_list_processes(&seen.items, &seen.count) != 0) {
         fprintf(stderr, "emhost: cannot list running processes\n");
@@ -376,7 +428,7 @@ static int cmd_watch(const cli *c)
     free(seen.items);
     /* on_stop_request already shut the plugins down. */
     int rc = emh_host_wait(h, hos_now_ms() + c->shutdown_deadline_ms) == 0 ? EXIT_OK : EXIT_FAILED;
-    g_stop.host = NULL;
+    stop_handling_detach();
     emh_policy_free(p);
     emh_host_free(h);
     return rc;

@@ -143,6 +143,9 @@ static void worker_thread(void *arg)
                    .name = ok ? "action.background.succeeded" : "action.background.failed",
                    .message = msg, .trigger = r->trigger, .node = r->node,
                    .action = r->an->description, .action_id = r->an->action_id,
+                   /* Same context as the action's 9428-9431 event and the
+                    * plugin's own events of this run. */
+                   .run_as = r->an->run_as == EM_RUN_AS_SYSTEM ? "System" : "CurrentUser",
                    .result = ok ? "success" : "failure",
                    .duration_ms = (int64_t)(hos_now_ms() - start)};
     emh_audit_write(h->audit, &e);

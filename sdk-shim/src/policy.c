@@ -400,7 +400,10 @@ emh_policy *emh_policy_load(const char *path, const char *plugin_dir, const em_h
     const char *name = json_string_value(json_object_get(root, "name"));
     p->name = strdup(name ? name : path);
     json_t *timeout = json_object_get(json_object_get(root, "settings"), "nodeTimeoutMs");
-    p->node_timeout_ms = timeout ? (uint32_t)json_integer_value(timeout) : DEFAULT_NODE_TIMEOUT_MS;
+    json_int_t node_timeout = timeout ? json_integer_value(timeout) : DEFAULT_NODE_TIMEOUT_MS;
+    /* The schema sets no upper bound: clamp instead of letting 2^32 + 1 wrap
+     * to 1 ms (or 2^32 to 0, "infinite"). UINT32_MAX ms is about 50 days. */
+    p->node_timeout_ms = node_timeout > (json_int_t)UINT32_MAX ? UINT32_MAX : (uint32_t)node_timeout;
     int rc = load_plugins(&c, root, plugin_dir, host);
     json_t *triggers = json_object_get(root, "triggers");
     for (int t = 0; rc == 0 && t < EMH_TRIGGER_COUNT; t++)

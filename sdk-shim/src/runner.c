@@ -69,6 +69,20 @@ static void audit_action(emh_host *h, em_run *r, int ok, const char *result, con
     emh_audit_write(h->audit, &e);
 }
 
+/* A host note about one run. It carries the run's trigger, node and action
+ * like the 9428-9431 event it follows up on: descriptions need not be unique,
+ * so the message alone cannot say which node's action it means. */
+static void audit_run_note(emh_host *h, em_run *r, em_level level, const char *name,
+                           const char *message)
+{
+    emh_event e = {.id = 0, .level = level, .source = "emhost", .name = name, .message = message,
+                   .trigger = r->trigger, .node = r->node, .action = r->an->description,
+                   .action_id = r->an->action_id,
+                   .run_as = r->an->run_as == EM_RUN_AS_SYSTEM ? "System" : "CurrentUser",
+                   .duration_ms = -1};
+    emh_audit_write(h->audit, &e);
+}
+
 void runner_count_failure(emh_host *h)
 {
     hos_mutex_lock(h->lock);
@@ -108,17 +122,27 @@ static void action_thread(void *arg)
     runner_release_instance(r);
     hos_mutex_lock(h->lock);
     r->result = result;
-    r->finished = 1;
     r->finished_ms = hos_now_ms();
+    /* timed_out is only set while the run is unfinished, so it is final here. */
     int late = r->timed_out;
+    if (!late) {
+        r->finished = 1;
+        hos_cond_broadcast(h->changed);
+    }
+    hos_mutex_unlock(h->lock);
+    if (!late)
+        return;
+    /* Note the late finish BEFORE marking the run finished: from then on
+     * emh_host_wait may return and emhost free the policy that the note's
+     * strings (node, description) belong to. */
+    char msg[1200];
+    snprintf(msg, sizeof msg, "'%s' finished after its timeout (%s); it was counted as failed",
+             r->an->description, result == EM_RUN_FAILED ? "failed" : "succeeded");
+    audit_run_note(h, r, EM_LEVEL_WARNING, "action.finishedLate", msg);
+    hos_mutex_lock(h->lock);
+    r->finished = 1;
     hos_cond_broadcast(h->changed);
     hos_mutex_unlock(h->lock);
-    if (late) {
-        char msg[1200];
-        snprintf(msg, sizeof msg, "'%s' finished after its timeout (%s); it was counted as failed",
-                 r->an->description, result == EM_RUN_FAILED ? "failed" : "succeeded");
-        emh_host_log(h, EM_LEVEL_WARNING, "action.finishedLate", msg);
-    }
 }
 
 /* Run one action and wait for it until its deadline. Returns 1 on success. */
