@@ -23,6 +23,7 @@ typedef struct copy_state {
     pf_file *src, *staging;
     ps_journal *journal;
     uint64_t size, blocks;
+    int64_t mtime_ns;       /* of the file read (the snapshot's view), at open */
     uint64_t start_block;   /* first block to read */
     uint64_t *known;        /* hashes already staged, to re-check (may be NULL) */
     uint64_t known_count;
@@ -73,9 +74,14 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
     /* Equal size and mtime prove nothing when the mtime was within the
      * timestamp granularity of the moment the journal started: a write in
      * that window leaves the mtime as it was. Such blocks are re-checked. */
+    /* The view read now must also be the file discovery saw: a file
+     * written between discovery and this run's snapshot keeps its old
+     * identity in the request, but the snapshot holds newer bytes, and
+     * taking the staged blocks on trust would mix two states of it. */
     int same_source = old.source_size == r->source_size &&
                       old.source_mtime_ns == r->source_mtime_ns &&
-                      !ps_mtime_is_racy(old.source_mtime_ns, old.created_ns);
+                      !ps_mtime_is_racy(old.source_mtime_ns, old.created_ns) &&
+                      c->size == r->source_size && c->mtime_ns == r->source_mtime_ns;
     res->resumed = 1;
     if (same_source) {
         memcpy(res->hashes, hashes, count * sizeof *hashes);
@@ -205,6 +211,7 @@ ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err)
     }
     pf_advise_sequential(c.src);
     c.size = before.size;
+    c.mtime_ns = before.mtime_ns;
     c.blocks = (c.size + req->block_size - 1) / req->block_size;
     res->size = c.size;
     res->block_count = c.blocks;

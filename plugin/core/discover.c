@@ -142,26 +142,65 @@ static ps_status walk_dir(walk *w, const char *dir, const char *rel, const char 
     return s;
 }
 
-/* The label of source i: its folder name, made unique among the sources. */
-static char *label_for(const discover_request *r, size_t i)
+static const char *source_name(const char *source)
 {
-    const char *base = pf_basename(r->sources[i]);
-    if (!*base)
-        base = "root";
-    size_t same = 0;
-    for (size_t k = 0; k < i; k++) {
-        const char *other = pf_basename(r->sources[k]);
-        same += strcmp(*other ? other : "root", base) == 0;
+    const char *base = pf_basename(source);
+    return *base ? base : "root";
+}
+
+/* Equal ignoring ASCII case. */
+static int same_name(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        x = x >= 'A' && x <= 'Z' ? (unsigned char)(x + 32) : x;
+        y = y >= 'A' && y <= 'Z' ? (unsigned char)(y + 32) : y;
+        if (x != y)
+            return 0;
+        if (!x)
+            return 1;
     }
-    size_t n = strlen(base) + 16;
+}
+
+static int label_taken(char *const *labels, size_t count, const char *label)
+{
+    for (size_t k = 0; k < count; k++)
+        if (same_name(labels[k], label))
+            return 1;
+    return 0;
+}
+
+/* The label of source i: its folder name, unique among the labels of the
+ * sources before it (labels[0..i-1]). A repeated name gets " (n)", n
+ * counting every earlier source of that name, present or not, so keys do
+ * not move when a folder comes and goes. Two labels that differ only in
+ * ASCII case, or a real folder called "Outlook (2)", would share a
+ * destination folder (which may be case-insensitive) and two PSTs would
+ * overwrite one backup in turn: n grows until the label is free. */
+static char *label_for(const discover_request *r, char *const *labels, size_t i)
+{
+    const char *base = source_name(r->sources[i]);
+    size_t same = 0;
+    for (size_t k = 0; k < i; k++)
+        same += same_name(source_name(r->sources[k]), base);
+    size_t n = strlen(base) + 32;
     char *label = malloc(n);
-    if (label) {
-        if (same)
-            snprintf(label, n, "%s (%zu)", base, same + 1);
-        else
+    for (size_t number = same + 1; label; number++) {
+        if (number == 1)
             snprintf(label, n, "%s", base);
+        else
+            snprintf(label, n, "%s (%zu)", base, number);
+        if (!label_taken(labels, i, label))
+            break;
     }
     return label;
+}
+
+static void free_labels(char **labels, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(labels[i]);
+    free(labels);
 }
 
 ps_status discover_files(const discover_request *req, ps_candidates *out, ps_err *err)
@@ -169,6 +208,14 @@ ps_status discover_files(const discover_request *req, ps_candidates *out, ps_err
     memset(out, 0, sizeof *out);
     walk w = {.req = req, .out = out};
     w.have_dest = req->destination && pf_lstat(req->destination, &w.dest, NULL) == PS_OK;
+    char **labels = calloc(req->source_count ? req->source_count : 1, sizeof *labels);
+    if (!labels)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+    for (size_t i = 0; i < req->source_count; i++)
+        if (!(labels[i] = label_for(req, labels, i))) {
+            free_labels(labels, i);
+            return ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+        }
     for (size_t i = 0; i < req->source_count; i++) {
         const char *src = req->sources[i];
         pf_stat st;
@@ -186,16 +233,14 @@ ps_status discover_files(const discover_request *req, ps_candidates *out, ps_err
             continue;
         }
         w.root_dev = st.dev;
-        char *label = label_for(req, i);
-        if (!label)
-            return ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
-        s = walk_dir(&w, src, "", label, 0, err);
-        free(label);
+        s = walk_dir(&w, src, "", labels[i], 0, err);
         if (s != PS_OK) {
+            free_labels(labels, req->source_count);
             candidates_free(out);
             return s;
         }
     }
+    free_labels(labels, req->source_count);
     return PS_OK;
 }
 

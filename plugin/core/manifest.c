@@ -74,6 +74,11 @@ static ps_status parse(const char *path, json_t *doc, ps_manifest *m, ps_err *er
     for (size_t i = 0; i < json_array_size(files); i++) {
         ps_manifest_entry e = {0};
         ps_status s = entry_from_json(path, i, json_array_get(files, i), &e, err);
+        /* manifest_save writes each key once: a repeat means the file is not
+         * ours, and which entry to believe would be a guess. */
+        if (s == PS_OK && manifest_get(m, e.key))
+            s = ps_err_set(err, PS_ERR_CORRUPT, "manifest '%s': /files/%zu repeats the key '%s'",
+                           path, i, e.key);
         if (s == PS_OK)
             s = manifest_set(m, &e, err);
         if (s != PS_OK)
@@ -90,8 +95,15 @@ ps_status manifest_load(const char *path, ps_manifest *m, ps_err *err)
     ps_status s = pf_read_file(path, MAX_MANIFEST_BYTES, &text, &len, err);
     if (s == PS_ERR_NOTFOUND)
         return PS_OK;
+    if (s == PS_ERR_INVALID) {
+        /* Too large to be ours: the message stands, the code says why it
+         * is not trusted (err carries the code it returns). */
+        if (err)
+            err->code = PS_ERR_CORRUPT;
+        return PS_ERR_CORRUPT;
+    }
     if (s != PS_OK)
-        return s == PS_ERR_INVALID ? PS_ERR_CORRUPT : s;
+        return s;
     json_error_t jerr;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);

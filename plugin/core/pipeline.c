@@ -156,7 +156,12 @@ static void sweep_stale_staging(run *r, const ps_candidates *found)
                     strcmp(staging + strlen(final_path), STAGING_SUFFIX) == 0;
             free(final_path);
         }
-        if (ours && !alive) {
+        /* A journal without its staging file can never be resumed (a kill
+         * after the publish renamed the staging file, before the journal
+         * went): if the PST stays unchanged no copy would ever remove it. */
+        pf_stat st;
+        int staged = ours && pf_lstat(staging, &st, NULL) == PS_OK;
+        if (ours && (!alive || !staged)) {
             pf_unlink(staging, NULL);
             target[strlen(target) - strlen(".target")] = '\0'; /* the journal itself */
             pf_unlink(target, NULL);
