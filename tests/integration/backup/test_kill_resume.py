@@ -1,0 +1,321 @@
+"""A run killed at any point (SIGKILL: a power cut, a task-manager kill)
+never leaves a torn backup, loses nothing and leaks nothing once the next
+run has finished.
+
+Needs a build with PSTSNAP_FAULT_INJECTION: the engine then counts the
+fault points it passes (plugin/core/fault.h), logs them with
+PSTSNAP_FAULT_TRACE=FILE and kills itself at the Nth with
+PSTSNAP_FAULT_KILL_AT=N.
+
+The initial state is a finished backup of version A of two PSTs, after which
+both changed (version B: Big.pst grew to 40 MiB, Small.pst changed in place)
+and a third PST appeared that was never backed up. With 64 KiB blocks Big.pst
+has 640 blocks and a checkpoint at 32 MiB, so a kill can land before any
+checkpoint, between two, or after the last. One full run is traced; then, for
+a spread of its points that covers every point name, the test restores the
+initial state, runs with a kill at that point and checks:
+- after the kill: every file under a final name is absent (only if it had no
+  backup before), the previous backup (A), or the source (B); the manifest,
+  if there is one, parses;
+- after a run without the kill: every final equals its source, the manifest
+  parses and names all three, and nothing is left behind (staging files,
+  journals, snapshot subvolumes, reflink clones, snapshot records);
+- a run after that finds nothing to do (the manifest tells the truth).
+The same is done for the snapshot points with the reflink provider. Finally
+the source changes between the killed run and the resume (same size, and
+shorter): the resume must publish the new content.
+
+Prints "points: N, torn: T, lost: L, leaked: K" and fails unless all three
+counts are zero.
+"""
+import os
+import shutil
+import subprocess
+import unittest
+
+import backup_support as bs
+
+BLOCK_KIB = 64
+BIG_A = 24 * bs.MiB
+BIG_B = 40 * bs.MiB  # > 32 MiB: one checkpoint inside the copy
+SMALL = 640 * 1024 + 123  # a partial last block
+OTHER = 1 * bs.MiB
+MIN_POINTS = 40
+POINT_NAMES = {
+    "journal.committed", "copy.block.written", "copy.staging.flushed", "publish.before-rename",
+    "publish.after-rename", "manifest.before-write", "manifest.after-write",
+    "snapshot.before-create", "snapshot.after-create", "snapshot.before-release",
+    "snapshot.after-release",
+}
+SIGKILL_STATUS = -9
+
+
+def read_trace(path):
+    """[(n, name)] in order, from a PSTSNAP_FAULT_TRACE file."""
+    out = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                n, _, name = line.strip().partition(" ")
+                if n:
+                    out.append((int(n), name))
+    return out
+
+
+def choose_points(trace, min_points):
+    """Every point that is not a block write, every block write next to a
+    checkpoint, then block writes spread evenly until min_points."""
+    chosen = set()
+    names = [name for _, name in trace]
+    for i, (n, name) in enumerate(trace):
+        if name != "copy.block.written":
+            chosen.add(n)
+            # The writes on either side of a checkpoint, and the first and
+            # last of a file: where resume logic changes its mind.
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(trace) and names[j] == "copy.block.written":
+                    chosen.add(trace[j][0])
+    blocks = [n for n, name in trace if name == "copy.block.written" and n not in chosen]
+    want = max(min_points - len(chosen), 12)
+    if blocks:
+        step = max(1, len(blocks) // want)
+        chosen.update(blocks[step // 2::step][:want])
+    return sorted(chosen)
+
+
+class KillResume(unittest.TestCase):
+    def setUp(self):
+        self.sb = sb = bs.Sandbox(self, "kill")
+        self.big = os.path.join(sb.outlook_dir, "Big.pst")
+        self.small = os.path.join(sb.outlook_dir, "Small.pst")
+        self.other = os.path.join(sb.files_dir, "Other.pst")
+        self.params = {"blockSize": BLOCK_KIB}
+        self.golden = os.path.join(sb.work, "golden")
+        self.torn = self.lost = self.leaked = self.stale = 0
+        self.points = 0
+        self.problems = []
+
+    # --- the initial state -------------------------------------------------------
+    def build_initial_state(self, provider):
+        sb = self.sb
+        bs.write_random_file(self.big, BIG_A, "big-A")
+        bs.write_random_file(self.small, SMALL, "small-A")
+        for p in (self.big, self.small):
+            bs.set_mtime_past(p, 7200)
+        run = sb.fire(dict(self.params, snapshot=provider))
+        self.assertEqual(run.rc, 0, run.describe())
+        self.assertEqual(run.summary().get("copied"), 2, run.describe())
+        self.previous = {p: bs.sha256_of(sb.final_for(p)) for p in (self.big, self.small)}
+        self.previous[self.other] = None  # never backed up
+        # Version B: Big grows and changes at its start, Small changes in
+        # place, Other is new. Old mtimes: the run must see them as changed
+        # because they are, not because they were just written.
+        bs.write_random_file(self.big, BIG_B, "big-B")
+        bs.write_random_file(self.small, SMALL, "small-B")
+        bs.write_random_file(self.other, OTHER, "other-B")
+        for p in (self.big, self.small, self.other):
+            bs.set_mtime_past(p, 3600)
+        self.source = {p: bs.sha256_of(p) for p in (self.big, self.small, self.other)}
+        shutil.rmtree(self.golden, ignore_errors=True)
+        os.makedirs(self.golden)
+        for d in (sb.fd, sb.state):
+            bs.run_tool(["cp", "-a", "--reflink=auto", d, self.golden])
+
+    def restore(self):
+        """Back to the initial state: destination and state as they were."""
+        sb = self.sb
+        for d in (sb.fd, sb.state):
+            shutil.rmtree(d)
+            bs.run_tool(["cp", "-a", "--reflink=auto",
+                         os.path.join(self.golden, os.path.basename(d)), os.path.dirname(d)])
+        self.clear_artifacts()
+
+    def clear_artifacts(self):
+        """Remove snapshots and clones a failed check left, so that one
+        problem is counted once and not again at every later point."""
+        for sub in bs.subvolumes_below(self.sb.profile):
+            bs.run_tool(["btrfs", "subvolume", "delete", sub], check=False)
+        for dirpath, _, files in os.walk(self.sb.profile):
+            for f in files:
+                if f.startswith(bs.CLONE_PREFIX):
+                    os.unlink(os.path.join(dirpath, f))
+
+    # --- checks ---------------------------------------------------------------------
+    def problem(self, counter, text):
+        setattr(self, counter, getattr(self, counter) + 1)
+        self.problems.append(f"[{counter}] {text}")
+        print(f"  {counter.upper()}: {text}")
+
+    def manifest_problem(self):
+        try:
+            paths = self.sb.manifest_paths()
+            if paths:
+                self.sb.load_manifest()
+        except (AssertionError, ValueError) as e:
+            return str(e)
+        return None
+
+    def check_after_kill(self, label):
+        sb = self.sb
+        torn = []
+        for src in (self.big, self.small, self.other):
+            final = sb.final_for(src)
+            allowed = {self.previous[src], self.source[src]}
+            got = bs.sha256_of(final) if os.path.exists(final) else None
+            if got not in allowed:
+                torn.append(f"{os.path.basename(final)} is "
+                            f"{'missing' if got is None else 'neither the old backup nor the source'}")
+        for rel in sb.dest_files():
+            name = os.path.basename(rel)
+            if not (name.endswith(".pst") or name.endswith(bs.STAGING_SUFFIX)):
+                torn.append(f"unexpected file '{rel}' in the destination")
+        why = self.manifest_problem()
+        if why:
+            torn.append(f"manifest after the kill: {why}")
+        if torn:
+            self.problem("torn", f"{label}: " + "; ".join(torn))
+
+    def check_resumed(self, label, provider):
+        sb = self.sb
+        run = sb.fire(dict(self.params, snapshot=provider))
+        lost = []
+        if run.rc != 0:
+            lost.append(f"the run after the kill failed:\n{run.describe()}")
+        for src in (self.big, self.small, self.other):
+            final = sb.final_for(src)
+            if not os.path.exists(final) or bs.sha256_of(final) != bs.sha256_of(src):
+                lost.append(f"{os.path.basename(final)} does not equal its source")
+        why = self.manifest_problem()
+        if why or not sb.manifest_paths():
+            lost.append(f"manifest: {why or 'missing'}")
+        else:
+            keys = {e.get("key") for e in sb.load_manifest().get("files", [])}
+            want = {"Outlook/Big.pst", "Outlook/Small.pst", "Outlook Files/Other.pst"}
+            if keys != want:
+                lost.append(f"manifest names {sorted(keys)}, not {sorted(want)}")
+        if lost:
+            self.problem("lost", f"{label}: " + "; ".join(lost))
+        left = sb.leftovers()
+        if left:
+            self.problem("leaked", f"{label}: left behind: {left}")
+            self.clear_artifacts()
+        if not lost:
+            again = sb.fire(dict(self.params, snapshot=provider))
+            if again.rc != 0 or again.summary().get("copied") != 0 or \
+                    again.has(bs.EV_SNAPSHOT_CREATED):
+                self.problem("stale", f"{label}: the run after the resume did work again:\n"
+                                      f"{again.describe()}")
+        return run
+
+    def trace_reference(self, provider):
+        trace_path = os.path.join(self.sb.work, f"trace-{provider}.txt")
+        run = self.sb.fire(dict(self.params, snapshot=provider),
+                           env={"PSTSNAP_FAULT_TRACE": trace_path})
+        trace = read_trace(trace_path)
+        if not trace:
+            bs.skip("build without PSTSNAP_FAULT_INJECTION (no fault point was traced; "
+                    "configure with -DPSTSNAP_FAULT_INJECTION=ON)")
+        self.assertEqual(run.rc, 0, run.describe())
+        self.assertEqual(run.summary().get("copied"), 3, run.describe())
+        for src in (self.big, self.small, self.other):
+            self.assertEqual(bs.sha256_of(self.sb.final_for(src)), self.source[src])
+        self.assertEqual(self.sb.leftovers(), {})
+        return trace
+
+    def kill_at(self, n, provider, label_extra=""):
+        """Run with a kill at point n; the name of the point it died at."""
+        trace_path = os.path.join(self.sb.work, f"trace-kill-{provider}-{n}.txt")
+        if os.path.exists(trace_path):
+            os.unlink(trace_path)
+        run = self.sb.fire(dict(self.params, snapshot=provider),
+                           env={"PSTSNAP_FAULT_TRACE": trace_path,
+                                "PSTSNAP_FAULT_KILL_AT": str(n)})
+        trace = read_trace(trace_path)
+        died_at = trace[-1] if trace else (None, None)
+        if run.rc != SIGKILL_STATUS or died_at[0] != n:
+            self.fail(f"point {n}{label_extra}: expected emhost to die by SIGKILL at point {n}, "
+                      f"it exited {run.rc} after point {died_at}\n{run.describe()}")
+        return died_at[1]
+
+    def run_matrix(self, provider, only=None):
+        self.build_initial_state(provider)
+        trace = self.trace_reference(provider)
+        names_in_trace = {name for _, name in trace}
+        if only is None:
+            missing = POINT_NAMES - names_in_trace
+            self.assertEqual(missing, set(), f"the traced run never reached {missing}")
+            points = choose_points(trace, MIN_POINTS)
+        else:
+            points = [n for n, name in trace if name in only]
+        print(f"{provider}: {len(trace)} points in a full run; killing at {len(points)} of them")
+        covered = set()
+        for n in points:
+            self.restore()
+            name = self.kill_at(n, provider)
+            covered.add(name)
+            label = f"{provider} kill at {n} ({name})"
+            self.points += 1
+            self.check_after_kill(label)
+            self.check_resumed(label, provider)
+        if only is None:
+            self.assertEqual(POINT_NAMES - covered, set(), "points never killed at")
+        return trace
+
+    def report(self):
+        line = f"points: {self.points}, torn: {self.torn}, lost: {self.lost}, leaked: {self.leaked}"
+        print(line)
+        if self.stale:
+            print(f"stale manifests: {self.stale}")
+        self.assertEqual((self.torn, self.lost, self.leaked, self.stale), (0, 0, 0, 0),
+                         line + "\n" + "\n".join(self.problems))
+
+    # --- the tests ------------------------------------------------------------------------
+    def test_kill_at_every_kind_of_point_then_resume(self):
+        self.run_matrix("btrfs")
+        snapshot_points = {n for n in POINT_NAMES if n.startswith("snapshot.")} | \
+            {"publish.after-rename", "copy.staging.flushed"}
+        self.clear_artifacts()
+        self.run_matrix("reflink", only=snapshot_points)
+        self.report()
+
+    def test_resume_after_the_source_changed_publishes_the_new_content(self):
+        self.build_initial_state("btrfs")
+        trace = self.trace_reference("btrfs")
+        # Die a few blocks after the checkpoint inside Big.pst's copy: the
+        # staging file then holds blocks the journal vouches for and some it
+        # does not.
+        names = [name for _, name in trace]
+        at = names.index("journal.committed") + 6
+        self.assertEqual(names[at], "copy.block.written", "no checkpoint inside Big.pst's copy")
+        n = trace[at][0]
+        for variant in ("same size", "shorter"):
+            bs.write_random_file(self.big, BIG_B, "big-B")
+            bs.set_mtime_past(self.big, 3600)
+            self.restore()
+            self.assertEqual(self.kill_at(n, "btrfs", f" ({variant})"), "copy.block.written")
+            self.assertTrue(os.path.exists(self.sb.staging_for(self.big)), "nothing was staged")
+            with open(self.big, "r+b") as f:
+                for block in (0, 100, 511):  # all three inside the checkpointed part
+                    f.seek(block * BLOCK_KIB * 1024 + 77)
+                    f.write(os.urandom(4096))
+                if variant == "shorter":
+                    f.truncate(BIG_B - 5 * bs.MiB - 999)
+            bs.set_mtime_past(self.big, 600)
+            run = self.sb.fire(dict(self.params, snapshot="btrfs"))
+            self.assertEqual(run.rc, 0, run.describe())
+            resumed = [e for e in run.of(bs.EV_RESUMED) if e["detail"]["path"] == self.big]
+            self.assertEqual(len(resumed), 1, f"no resume event for Big.pst\n{run.describe()}")
+            self.assertGreater(resumed[0]["detail"]["stagedBlocks"], 0, run.describe())
+            self.assertFalse(resumed[0]["detail"]["sourceUnchanged"], run.describe())
+            for src in (self.big, self.small, self.other):
+                self.assertEqual(bs.sha256_of(self.sb.final_for(src)), bs.sha256_of(src),
+                                 f"{variant}: the backup of {os.path.basename(src)} is not the "
+                                 f"current source\n{run.describe()}")
+            self.assertEqual(self.sb.leftovers(), {}, variant)
+            print(f"source changed ({variant}) after a kill at {n}: resumed, "
+                  f"{resumed[0]['detail']['stagedBlocks']} staged blocks re-checked; the backup "
+                  "equals the new source")
+
+
+if __name__ == "__main__":
+    bs.main()
