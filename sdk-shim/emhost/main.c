@@ -66,6 +66,19 @@ static int parse_uint(const char *opt, const char *text, unsigned long long min,
     return 0;
 }
 
+/* Options followed by a value; the flags (--no-wait, --progress) are not. */
+static int takes_value(const char *opt)
+{
+    static const char *const names[] = {
+        "--process-start", "--process-stop", "--var", "--env", "--audit", "--state-dir",
+        "--user", "--plugin-dir", "--session-id", "--logoff-after", "--shutdown-deadline",
+        "--interval"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(opt, names[i]))
+            return 1;
+    return 0;
+}
+
 static int parse_cli(int argc, char **argv, cli *c)
 {
     memset(c, 0, sizeof *c);
@@ -81,6 +94,10 @@ static int parse_cli(int argc, char **argv, cli *c)
     for (int i = 3; i < argc; i++) {
         const char *opt = argv[i];
         int flag = !strcmp(opt, "--no-wait") || !strcmp(opt, "--progress");
+        if (!flag && !takes_value(opt)) {
+            fprintf(stderr, "emhost: unknown option '%s'\n%s", opt, usage);
+            return -1;
+        }
         if (!flag && i + 1 >= argc) {
             fprintf(stderr, "emhost: %s needs a value\n%s", opt, usage);
             return -1;
@@ -381,10 +398,15 @@ typedef struct seen_set {
     size_t count;
 } seen_set;
 
+/* A process is the same one while its pid, start time and image stay. On
+ * Linux a program starts by exec: a process seen between fork and exec (or
+ * a shell that execs) keeps its pid and start time but is a new image, a
+ * start EM would see, and the old image's end. */
 static int seen_contains(const seen_set *s, const hos_process *p)
 {
     for (size_t i = 0; i < s->count; i++)
-        if (s->items[i].pid == p->pid && s->items[i].start_time == p->start_time)
+        if (s->items[i].pid == p->pid && s->items[i].start_time == p->start_time &&
+            strcmp(s->items[i].image, p->image) == 0)
             return 1;
     return 0;
 }
@@ -436,6 +458,10 @@ static int cmd_watch(const cli *c)
 
 int main(int argc, char **argv)
 {
+    if (hos_process_init(&argc, &argv) != 0) {
+        fputs("emhost: cannot read the command line\n", stderr);
+        return EXIT_INVALID;
+    }
     cli c;
     if (parse_cli(argc, argv, &c) != 0)
         return EXIT_INVALID;

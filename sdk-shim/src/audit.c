@@ -11,6 +11,7 @@ struct emh_audit {
     FILE *out;
     int owns_out;
     hos_mutex *lock;
+    hos_event_log *event_log; /* NULL where the platform has none */
     char *computer, *user, *sid;
     uint32_t session_id;
 };
@@ -26,8 +27,9 @@ emh_audit *emh_audit_open(const char *path, const char *computer, const char *us
     if (!path || strcmp(path, "-") == 0) {
         a->out = stderr;
     } else {
-        /* Append: several emhost runs (one per Outlook start) share a log. */
-        a->out = fopen(path, "a");
+        /* Append: several emhost runs (one per Outlook start) share a log.
+         * Binary: "\n" line ends on Windows too, as JSON Lines wants. */
+        a->out = hos_fopen(path, "ab");
         if (!a->out) {
             snprintf(errbuf, errlen, "cannot open audit file '%s' for appending", path);
             free(a);
@@ -36,6 +38,7 @@ emh_audit *emh_audit_open(const char *path, const char *computer, const char *us
         a->owns_out = 1;
     }
     a->lock = hos_mutex_new();
+    a->event_log = hos_event_log_open();
     a->computer = strdup(computer ? computer : "");
     a->user = strdup(user ? user : "");
     a->sid = strdup(sid ? sid : "");
@@ -58,6 +61,27 @@ static void set_opt(json_t *o, const char *key, const char *value)
 {
     if (value && *value)
         json_object_set_new(o, key, json_string(value));
+}
+
+/* EM's numbered events (and the plugins') also go to the system event log,
+ * as EM's own do; the host's unnumbered progress lines and debug events stay
+ * in the JSON lines only, or they would flood the Application log. The
+ * event's text is the message, then the whole JSON line for the details. */
+static void mirror_to_event_log(emh_audit *a, const emh_event *e, const char *line)
+{
+    if (!a->event_log || e->id == 0 || e->level == EM_LEVEL_DEBUG)
+        return;
+    hos_event_type type = e->level == EM_LEVEL_ERROR     ? HOS_EVENT_ERROR
+                          : e->level == EM_LEVEL_WARNING ? HOS_EVENT_WARNING
+                                                         : HOS_EVENT_INFO;
+    const char *message = e->message ? e->message : "";
+    size_t n = strlen(message) + strlen(line) + 3;
+    char *text = malloc(n);
+    if (!text)
+        return;
+    snprintf(text, n, "%s\n\n%s", message, line);
+    hos_event_log_report(a->event_log, e->source ? e->source : "emhost", e->id, type, text);
+    free(text);
 }
 
 void emh_audit_write(emh_audit *a, const emh_event *e)
@@ -107,6 +131,7 @@ void emh_audit_write(emh_audit *a, const emh_event *e)
     fputc('\n', a->out);
     fflush(a->out);
     hos_mutex_unlock(a->lock);
+    mirror_to_event_log(a, e, line);
     free(line);
 }
 
@@ -117,6 +142,7 @@ void emh_audit_close(emh_audit *a)
     if (a->owns_out)
         fclose(a->out);
     hos_mutex_free(a->lock);
+    hos_event_log_close(a->event_log);
     free(a->computer);
     free(a->user);
     free(a->sid);

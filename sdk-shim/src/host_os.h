@@ -14,6 +14,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* --- process start -------------------------------------------------------- */
+/* Call first in main(). On Windows the C runtime's argv is in the ANSI code
+ * page, which cannot hold every file name: this replaces *argv by the
+ * command line in UTF-8 (kept for the life of the process), makes console
+ * output UTF-8 and turns off the error dialogs Windows would show when a
+ * plugin fails to load or crashes (a host must never wait on a dialog that
+ * nobody sees). Nothing to do on POSIX. 0, or -1 when out of memory. */
+int hos_process_init(int *argc, char ***argv);
+
 /* --- threads ------------------------------------------------------------ */
 typedef struct hos_thread hos_thread;
 typedef struct hos_mutex hos_mutex;
@@ -72,6 +81,10 @@ void hos_user_free(hos_user *u);
  * %LOCALAPPDATA% for the logged-on user rather than for itself. malloc'd. */
 char *hos_user_env(const hos_user *u, const char *name);
 
+/* The default per-user state root of `u`: ~/.local/state/emhost on POSIX,
+ * %LOCALAPPDATA%\emhost of that user on Windows. malloc'd. */
+char *hos_user_state_root(const hos_user *u);
+
 /* Environment lookup: exact name first, then case-insensitive (Windows
  * semantics, since policies are written for Windows). Borrowed result. */
 const char *hos_getenv(const char *name);
@@ -91,6 +104,11 @@ int hos_file_exists(const char *path);
 int hos_write_file_atomic(const char *path, const char *data, size_t len, char *errbuf,
                           size_t errlen);
 int hos_isatty(FILE *f);
+/* fopen with a UTF-8 path (Windows' fopen takes the ANSI code page). */
+FILE *hos_fopen(const char *path, const char *mode);
+/* The last component of `path`: what follows the last '/' (on Windows also
+ * '\\' or a drive's ':'). Borrowed from `path`. */
+const char *hos_path_base(const char *path);
 
 /* --- processes (emhost watch) -------------------------------------------- */
 typedef struct hos_process {
@@ -105,5 +123,23 @@ int hos_list_processes(hos_process **out, size_t *count);
 /* Call fn (from a normal thread, not a signal handler) when the user presses
  * Ctrl+C or the service manager asks the process to stop. */
 int hos_on_stop_request(void (*fn)(void *), void *arg);
+
+/* --- system event log ------------------------------------------------------- */
+/* Windows: the Application log, one event source per audit source ("emhost",
+ * "pstsnap"), as EM's own events go there too. Other platforms have no
+ * such log (journald already gets the JSON lines from stderr): open returns
+ * NULL and report ignores a NULL log. Never fatal: without rights or an
+ * event log service (Wine) the events are simply not mirrored. */
+typedef enum hos_event_type {
+    HOS_EVENT_INFO,
+    HOS_EVENT_WARNING,
+    HOS_EVENT_ERROR
+} hos_event_type;
+typedef struct hos_event_log hos_event_log;
+hos_event_log *hos_event_log_open(void);
+/* `message` is UTF-8, lines separated by '\n'. Thread-safe. */
+void hos_event_log_report(hos_event_log *log, const char *source, uint32_t event_id,
+                          hos_event_type type, const char *message);
+void hos_event_log_close(hos_event_log *log);
 
 #endif /* EMH_HOST_OS_H */

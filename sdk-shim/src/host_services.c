@@ -233,10 +233,7 @@ emh_host *emh_host_new(const emh_host_options *o, char *errbuf, size_t errlen)
     if (o->state_root) {
         h->state_root = strdup(o->state_root);
     } else {
-        size_t n = strlen(h->user.profile_dir) + 32;
-        h->state_root = malloc(n);
-        if (h->state_root)
-            snprintf(h->state_root, n, "%s/.local/state/emhost", h->user.profile_dir);
+        h->state_root = hos_user_state_root(&h->user);
     }
     h->env = copy_strings(o->env, o->env_count);
     h->env_count = o->env_count;

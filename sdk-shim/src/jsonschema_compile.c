@@ -35,9 +35,7 @@ static const char *locate(compiler *C)
 }
 
 static int fail(compiler *C, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    EMH_PRINTF_LIKE(2, 3)
     ;
 
 static int fail(compiler *C, const char *fmt, ...)

@@ -12,6 +12,7 @@
 
 #include "jsonschema.h"
 #include "jsonschema_regex.h"
+#include "printf_like.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,9 +131,7 @@ typedef struct js_vctx {
 
 /* Record a violation at the current instance location. */
 void js_report(js_vctx *c, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    EMH_PRINTF_LIKE(2, 3)
     ;
 
 /* Validate `inst` against one subschema, reporting into c. */

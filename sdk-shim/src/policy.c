@@ -90,8 +90,7 @@ static char *pointer_index(const char *base, const char *key, size_t index)
 
 char *emh_resolve_plugin_path(const char *ref, const char *plugin_dir, const char *base_dir)
 {
-    const char *base = strrchr(ref, '/');
-    base = base ? base + 1 : ref;
+    const char *base = hos_path_base(ref);
     const char *suffix = strchr(base, '.') ? "" : hos_plugin_suffix();
     if (hos_is_absolute(ref)) {
         size_t n = strlen(ref) + strlen(suffix) + 1;

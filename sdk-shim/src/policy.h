@@ -20,6 +20,7 @@
 #include "catl_regex.h"
 #include "em_action.h"
 #include "plugin_loader.h"
+#include "printf_like.h"
 
 typedef enum emh_trigger {
     EMH_TRIGGER_PROCESS_STARTED = 0,
@@ -81,9 +82,7 @@ typedef struct emh_diag {
 } emh_diag;
 
 void emh_diag_add(emh_diag *d, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    EMH_PRINTF_LIKE(2, 3)
     ;
 void emh_diag_free(emh_diag *d);
 

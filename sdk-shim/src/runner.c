@@ -147,7 +147,7 @@ static void action_thread(void *arg)
 
 /* Run one action and wait for it until its deadline. Returns 1 on success. */
 static int run_action(emh_host *h, const emh_action_node *an, const char *trigger,
-                      const char *node, uint64_t node_deadline)
+                      const char *node, uint64_t node_deadline, int64_t node_timeout_ms)
 {
     em_run *r = new_run(h, an, trigger, node);
     if (!r) {
@@ -172,11 +172,14 @@ static int run_action(emh_host *h, const emh_action_node *an, const char *trigge
     hos_mutex_unlock(h->lock);
     int64_t took = (int64_t)(hos_now_ms() - start);
     if (!finished) {
+        /* The timeout as configured: under the node's, the action started a
+         * moment after the node's clock, so deadline - start falls short. */
         char msg[512];
         snprintf(msg, sizeof msg,
-                 "did not finish within %llu ms: counted as failed (it keeps running; its child "
-                 "actions are not run)",
-                 (unsigned long long)(deadline - start));
+                 "did not finish within %s%lld ms: counted as failed (it keeps running; its "
+                 "child actions are not run)",
+                 an->timeout_ms < 0 ? "the node's timeout of " : "",
+                 (long long)(an->timeout_ms < 0 ? node_timeout_ms : an->timeout_ms));
         audit_action(h, r, 0, "timeout", msg, took);
         runner_count_failure(h);
         return 0;
@@ -196,18 +199,19 @@ typedef struct chain {
     emh_host *host;
     const emh_action_node *first;
     const char *trigger, *node;
-    uint64_t deadline;
+    uint64_t deadline;      /* the node's, shared by every action of the chain */
+    int64_t node_timeout_ms; /* what that deadline was made of, for messages */
     int done, ok;
     hos_thread *thread;
 } chain;
 
 static int run_chain_list(emh_host *h, const emh_action_node *an, const char *trigger,
-                          const char *node, uint64_t deadline)
+                          const char *node, uint64_t deadline, int64_t node_timeout_ms)
 {
-    if (!run_action(h, an, trigger, node, deadline))
+    if (!run_action(h, an, trigger, node, deadline, node_timeout_ms))
         return 0;
     for (size_t i = 0; i < an->child_count; i++)
-        if (!run_chain_list(h, &an->children[i], trigger, node, deadline))
+        if (!run_chain_list(h, &an->children[i], trigger, node, deadline, node_timeout_ms))
             return 0;
     return 1;
 }
@@ -215,7 +219,8 @@ static int run_chain_list(emh_host *h, const emh_action_node *an, const char *tr
 static void chain_thread(void *arg)
 {
     chain *c = arg;
-    int ok = run_chain_list(c->host, c->first, c->trigger, c->node, c->deadline);
+    int ok = run_chain_list(c->host, c->first, c->trigger, c->node, c->deadline,
+                            c->node_timeout_ms);
     hos_mutex_lock(c->host->lock);
     c->ok = ok;
     c->done = 1;
@@ -276,7 +281,7 @@ static int run_node(emh_host *h, const emh_policy *p, emh_trigger t, const char 
     /* EM runs the actions at one level simultaneously (T10). */
     for (size_t i = 0; i < n->action_count; i++) {
         chains[i] = (chain){.host = h, .first = &n->actions[i], .trigger = trigger,
-                            .node = n->name, .deadline = deadline};
+                            .node = n->name, .deadline = deadline, .node_timeout_ms = timeout};
         if (hos_thread_start(&chains[i].thread, chain_thread, &chains[i]) != 0) {
             chains[i].done = 1;
             chains[i].ok = 0;

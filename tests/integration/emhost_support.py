@@ -8,6 +8,12 @@ JSON lines file is what the tests read back. Every test gets its own folder
 Environment (set by tests/integration/CMakeLists.txt): EMHOST,
 PSTSNAP_EXAMPLE_PLUGIN_DIR, PSTSNAP_SOURCE_DIR, PSTSNAP_TEST_TMP; when run by
 hand from a source tree with a build/ folder, those default to it.
+
+A Windows build (emhost.exe) runs under Wine: PSTSNAP_EMULATOR names the
+program that goes before it (the build's CMAKE_CROSSCOMPILING_EMULATOR),
+and plugins end in PSTSNAP_PLUGIN_SUFFIX (".dll"). Paths stay the Linux
+ones: Wine reads "/work/x" as "\\work\\x" on the current drive, Z:, which
+is the root of the Linux file system.
 """
 
 import datetime
@@ -25,16 +31,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("PSTSNAP_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 _BUILD = os.environ.get("PSTSNAP_BINARY_DIR") or os.path.join(SOURCE_DIR, "build")
 EMHOST = os.environ.get("EMHOST") or os.path.join(_BUILD, "sdk-shim", "emhost")
+WINDOWS = EMHOST.lower().endswith(".exe")
+EMULATOR = os.environ.get("PSTSNAP_EMULATOR") or ("wine" if WINDOWS else "")
+EMHOST_COMMAND = ([EMULATOR] if EMULATOR else []) + [EMHOST]
+PLUGIN_SUFFIX = os.environ.get("PSTSNAP_PLUGIN_SUFFIX") or (".dll" if WINDOWS else ".so")
 EXAMPLE_DIR = os.environ.get("PSTSNAP_EXAMPLE_PLUGIN_DIR") or os.path.join(
     _BUILD, "tests", "example-plugin")
-PSTSNAP_PLUGIN = os.environ.get("PSTSNAP_PLUGIN") or os.path.join(_BUILD, "plugin", "pstsnap.so")
+PSTSNAP_PLUGIN = os.environ.get("PSTSNAP_PLUGIN") or os.path.join(_BUILD, "plugin", "pstsnap" + PLUGIN_SUFFIX)
 TEST_TMP = os.environ.get("PSTSNAP_TEST_TMP") or os.path.join(_BUILD, "tests", "tmp")
 SCHEMA_DIR = os.path.join(SOURCE_DIR, "schemas")
 
-EXAMPLE_PLUGIN = os.path.join(EXAMPLE_DIR, "example_plugin.so")
-TOO_NEW_PLUGIN = os.path.join(EXAMPLE_DIR, "example_plugin_too_new.so")
-NEEDS_NEWER_HOST_PLUGIN = os.path.join(EXAMPLE_DIR, "example_plugin_needs_newer_host.so")
-NOT_A_PLUGIN = os.path.join(EXAMPLE_DIR, "not_a_plugin.so")
+EXAMPLE_PLUGIN = os.path.join(EXAMPLE_DIR, "example_plugin" + PLUGIN_SUFFIX)
+TOO_NEW_PLUGIN = os.path.join(EXAMPLE_DIR, "example_plugin_too_new" + PLUGIN_SUFFIX)
+NEEDS_NEWER_HOST_PLUGIN = os.path.join(EXAMPLE_DIR, "example_plugin_needs_newer_host" + PLUGIN_SUFFIX)
+NOT_A_PLUGIN = os.path.join(EXAMPLE_DIR, "not_a_plugin" + PLUGIN_SUFFIX)
 
 # Environment Manager's audit event ids (em-reference A3).
 PROCESS_START_OK, PROCESS_START_FAILED = 9428, 9429
@@ -81,6 +91,15 @@ def background(name, work_ms=100, fail=None, ignore_cancel=None, description=Non
     if ignore_cancel is not None:
         params["ignoreCancel"] = ignore_cancel
     a = {"action": "example.Background", "parameters": params}
+    if description is not None:
+        a["description"] = description
+    a.update(extra)
+    return a
+
+
+def whoami(description=None, **extra):
+    """An example.WhoAmI action: audits the identity it runs for (event 9704)."""
+    a = {"action": "example.WhoAmI", "parameters": {}}
     if description is not None:
         a["description"] = description
     a.update(extra)
@@ -242,7 +261,7 @@ class EmhostTestCase(unittest.TestCase):
         args = [str(a) for a in args]
         start = time.monotonic()
         try:
-            p = subprocess.run([EMHOST] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            p = subprocess.run(EMHOST_COMMAND + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=env if env is not None else clean_env(), timeout=timeout,
                                universal_newlines=True)
         except subprocess.TimeoutExpired as e:
@@ -269,11 +288,18 @@ class EmhostTestCase(unittest.TestCase):
 
     def start_emhost(self, args, env=None):
         """Start emhost in the background (for signals and watch)."""
-        p = subprocess.Popen([EMHOST] + [str(a) for a in args], stdout=subprocess.PIPE,
+        p = subprocess.Popen(EMHOST_COMMAND + [str(a) for a in args], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=env if env is not None else clean_env(),
                              universal_newlines=True)
         self._procs.append(p)
         return p
+
+    def send_stop_request(self, proc):
+        """Ask a background emhost to stop as the OS would: SIGTERM on POSIX.
+        Under Wine, SIGINT: Wine delivers it to the Windows program as the
+        console's Ctrl+C event (CTRL_C_EVENT), while SIGTERM ends it at once,
+        as TerminateProcess would."""
+        proc.send_signal(signal.SIGINT if WINDOWS else signal.SIGTERM)
 
     def finish(self, proc, timeout):
         """Wait for a background emhost; returns (returncode, stdout, stderr)."""
@@ -322,6 +348,14 @@ class EmhostTestCase(unittest.TestCase):
         for fragment in fragments:
             self.assertIn(fragment, problems[0], repr(r))
         return problems[0]
+
+    def assertProblem(self, r, path, expected):
+        """Exit 2, the one diagnostic is exactly `expected`, and emhost's
+        summary names `path` and counts one problem."""
+        line = self.assertOneProblem(r)
+        self.assertEqual(line, expected, repr(r))
+        self.assertIn("emhost: policy '%s' is invalid (1 problem)" % path, r.stderr, repr(r))
+        return line
 
     def assertActionResult(self, events, action, result, event_id=None):
         """The single 9428-9431 event of `action` has `result`; returns it."""

@@ -277,7 +277,9 @@ int hos_mkdir_p(const char *path, char *errbuf, size_t errlen)
 
 char *hos_read_file(const char *path, size_t *len, char *errbuf, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; the check
+     * below refuses it. Reads of a regular file ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
@@ -488,8 +490,10 @@ int hos_on_stop_request(void (*fn)(void *), void *arg)
      * inherit the mask and only the watcher receives the signals. */
     if (pthread_sigmask(SIG_BLOCK, &watch.set, NULL) != 0)
         return -1;
-    hos_thread *t;
-    return hos_thread_start(&t, stop_watch_thread, &watch); /* runs until exit */
+    /* Runs until the process exits and is never joined; the handle stays
+     * reachable here for the process's lifetime. */
+    static hos_thread *watcher;
+    return hos_thread_start(&watcher, stop_watch_thread, &watch);
 }
 
 /* --- per-user environment ---------------------------------------------------- */
@@ -520,3 +524,33 @@ char *hos_user_env(const hos_user *u, const char *name)
         return hos_hostname();
     return NULL;
 }
+
+char *hos_user_state_root(const hos_user *u)
+{
+    size_t n = strlen(u->profile_dir) + 32;
+    char *root = malloc(n);
+    if (root)
+        snprintf(root, n, "%s/.local/state/emhost", u->profile_dir);
+    return root;
+}
+
+/* --- process start, paths ----------------------------------------------------- */
+/* argv is already bytes as the user typed them (UTF-8 in any sane locale). */
+int hos_process_init(int *argc, char ***argv) { return 0; }
+
+FILE *hos_fopen(const char *path, const char *mode) { return fopen(path, mode); }
+
+const char *hos_path_base(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* --- system event log ------------------------------------------------------------ */
+/* No Application log here: the JSON lines are the record. */
+hos_event_log *hos_event_log_open(void) { return NULL; }
+void hos_event_log_report(hos_event_log *log, const char *source, uint32_t event_id,
+                          hos_event_type type, const char *message)
+{
+}
+void hos_event_log_close(hos_event_log *log) {}

@@ -8,7 +8,6 @@ checkpoint and stop within a deadline, and gives up on work that ignores it
 
 import os
 import re
-import signal
 import sys
 import time
 
@@ -148,7 +147,7 @@ class Shutdown(s.EmhostTestCase):
         self.wait_until_started()
         time.sleep(0.2)
         sent = time.monotonic()
-        p.send_signal(signal.SIGTERM)
+        self.send_stop_request(p)
         rc, out, err = self.finish(p, timeout=10)
         self.assertLess(time.monotonic() - sent, 2.0)
         self.assertEqual(rc, s.EXIT_FAILED, err)
@@ -164,7 +163,7 @@ class Shutdown(s.EmhostTestCase):
                                                           ignore_cancel=True)])]))
         self.wait_until_started()
         sent = time.monotonic()
-        p.send_signal(signal.SIGTERM)
+        self.send_stop_request(p)
         rc, out, err = self.finish(p, timeout=10)
         took = time.monotonic() - sent
         self.assertEqual(rc, s.EXIT_FAILED, err)
