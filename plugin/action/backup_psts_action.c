@@ -120,6 +120,11 @@ static em_run_result backup_worker(em_run *run, void *arg)
                   .state_dir = g_host->state_dir(run),
                   /* Elevated for a user: only that user's files are theirs to back up. */
                   .owner_uid = user->elevated && user->uid >= 0 ? user->uid : -1,
+                  .owner_gid = user->elevated && user->uid >= 0 ? user->gid : -1,
+                  /* Elevated (Run As System) for a Windows user: read their
+                   * Outlook profiles from their hive, not SYSTEM's. */
+                  .user_sid = user->elevated && user->sid && strncmp(user->sid, "S-1-", 4) == 0
+                                  ? user->sid : NULL,
                   .host = &host};
     ps_summary sum;
     ps_status s = pipeline_run(&job, &sum, &err);
@@ -149,10 +154,16 @@ static em_run_result backup_run(void *p, em_run *run)
             in->sources[in->source_count++] = src;
             continue;
         }
-        /* One unusable source must not stop the others from being saved. */
-        ps_emit(&host, PS_WARNING, PS_EV_SOURCE_SKIPPED, "pstsnap.source.skipped",
-                json_pack("{s:s, s:s}", "field", "/sources", "reason", why),
-                "/sources/%zu: %s; that folder is skipped", i, why);
+        /* An unset variable is a policy error, as for the destination: the
+         * folder meant cannot be known, and a run that quietly backs up the
+         * rest would hide from the admin that this one is never saved. A
+         * folder that is merely absent is skipped later, quietly. */
+        char field[32];
+        snprintf(field, sizeof field, "/sources/%zu", i);
+        ps_emit(&host, PS_ERROR, PS_EV_BAD_PARAMETERS, "pstsnap.parameters.invalid",
+                json_pack("{s:s, s:s}", "field", field, "reason", why),
+                "%s: %s; nothing was backed up", field, why);
+        return EM_RUN_FAILED;
     }
     atomic_fetch_add(&g_active_workers, 1);
     if (g_host->start_worker(run, backup_worker, in) != EM_OK) {

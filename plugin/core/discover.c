@@ -89,6 +89,22 @@ static ps_status consider_file(walk *w, const char *path, const char *rel, const
     return s;
 }
 
+/* A link or a special entry (FIFO, socket, device) is never opened. Say so
+ * when the admin may expect it backed up: a name the rules select, or, for
+ * a link while subfolders are searched, any name not excluded, because the
+ * link may stand for a folder of PSTs (its target is never looked at). */
+static void consider_unfollowed(walk *w, const char *path, const char *rel, pf_kind kind)
+{
+    const discover_request *r = w->req;
+    if (matches_any(r->exclude, r->exclude_count, rel))
+        return;
+    int selected = matches_any(r->include, r->include_count, rel);
+    if (kind == PF_KIND_LINK && (selected || r->recurse))
+        skipped(w, path, "a link, which is never followed");
+    else if (kind == PF_KIND_OTHER && selected)
+        skipped(w, path, "not a regular file (a FIFO, socket or device)");
+}
+
 /* Walk one folder. `rel` is its path below the source root ("" at the root). */
 static ps_status walk_dir(walk *w, const char *dir, const char *rel, const char *label, int depth,
                           ps_err *err)
@@ -132,8 +148,8 @@ static ps_status walk_dir(walk *w, const char *dir, const char *rel, const char 
             if (pf_lstat(path, &st, NULL) == PS_OK && st.kind == PF_KIND_DIR &&
                 st.dev == w->root_dev && !(w->have_dest && st.dev == w->dest.dev && st.ino == w->dest.ino))
                 s = walk_dir(w, path, child_rel, label, depth + 1, err);
-        } else if (kind == PF_KIND_LINK && matches_any(w->req->include, w->req->include_count, child_rel)) {
-            skipped(w, path, "a link, which is never followed");
+        } else if (kind == PF_KIND_LINK || kind == PF_KIND_OTHER) {
+            consider_unfollowed(w, path, child_rel, kind);
         }
         free(path);
         free(child_rel);
@@ -203,6 +219,106 @@ static void free_labels(char **labels, size_t count)
     free(labels);
 }
 
+/* --- PSTs named by the user's Outlook profiles ------------------------------ */
+#define PROFILE_LABEL "Outlook Profiles"
+
+/* The whole path below the label, drive colon dropped and separators made
+ * '/': C:\Mail\Old.pst gives "C/Mail/Old.pst", a share's "srv/share/x.pst".
+ * Keys then never collide and never move. */
+static char *mirrored_rel(const char *path)
+{
+    char *rel = malloc(strlen(path) + 1), *o = rel;
+    if (!rel)
+        return NULL;
+    for (const char *c = path; *c; c++) {
+        if (*c == ':')
+            continue;
+        if (*c == '/' || *c == '\\') {
+            if (o > rel && o[-1] != '/')
+                *o++ = '/';
+        } else {
+            *o++ = *c;
+        }
+    }
+    *o = '\0';
+    return rel;
+}
+
+/* `path` is `dir` or below it (ASCII case ignored: Windows names). */
+static int is_inside(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 0 || strlen(path) < n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)path[i], y = (unsigned char)dir[i];
+        x = x >= 'A' && x <= 'Z' ? (unsigned char)(x + 32) : x;
+        y = y >= 'A' && y <= 'Z' ? (unsigned char)(y + 32) : y;
+        if (x != y && !((x == '/' || x == '\\') && (y == '/' || y == '\\')))
+            return 0;
+    }
+    return path[n] == '\0' || path[n] == '/' || path[n] == '\\';
+}
+
+static int already_found(const walk *w, const pf_stat *st)
+{
+    for (size_t i = 0; i < w->out->count; i++) {
+        const pf_stat *o = &w->out->items[i].st;
+        if (o->dev == st->dev && o->ino == st->ino && (st->dev || st->ino))
+            return 1;
+    }
+    return 0;
+}
+
+static ps_status consider_profile_psts(walk *w, char *const *labels, ps_err *err)
+{
+    const discover_request *r = w->req;
+    if (r->profile_pst_count == 0)
+        return PS_OK;
+    /* Its own label, apart from every source folder's. */
+    char label[sizeof PROFILE_LABEL + 24];
+    snprintf(label, sizeof label, "%s", PROFILE_LABEL);
+    for (size_t n = 2; label_taken(labels, r->source_count, label); n++)
+        snprintf(label, sizeof label, "%s (%zu)", PROFILE_LABEL, n);
+    for (size_t i = 0; i < r->profile_pst_count; i++) {
+        const char *path = r->profile_psts[i];
+        const char *name = pf_basename(path);
+        char *rel = mirrored_rel(path);
+        if (!rel)
+            return ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+        int wanted = matches_any(r->include, r->include_count, name) &&
+                     !matches_any(r->exclude, r->exclude_count, name) &&
+                     !matches_any(r->exclude, r->exclude_count, rel);
+        pf_stat st;
+        ps_err why;
+        ps_status s = PS_OK;
+        if (!wanted || (r->destination && is_inside(path, r->destination))) {
+            /* excluded, or a backup the user opened in Outlook */
+        } else if (pf_lstat(path, &st, &why) != PS_OK) {
+            skipped(w, path, why.msg);
+        } else if (st.kind != PF_KIND_FILE) {
+            skipped(w, path, "named in an Outlook profile but not a regular file (links are "
+                             "never followed)");
+        } else if (r->owner_uid >= 0 && st.owner_uid >= 0 && st.owner_uid != r->owner_uid) {
+            skipped(w, path, "not owned by the user the backup runs for");
+        } else if (!already_found(w, &st)) {
+            size_t n = strlen(label) + strlen(rel) + 2;
+            char *key = malloc(n);
+            if (key) {
+                snprintf(key, n, "%s/%s", label, rel);
+                s = add(w, path, key, &st, err);
+            } else {
+                s = ps_err_set(err, PS_ERR_NOMEM, "out of memory during discovery");
+            }
+            free(key);
+        }
+        free(rel);
+        if (s != PS_OK)
+            return s;
+    }
+    return PS_OK;
+}
+
 ps_status discover_files(const discover_request *req, ps_candidates *out, ps_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -240,8 +356,11 @@ ps_status discover_files(const discover_request *req, ps_candidates *out, ps_err
             return s;
         }
     }
+    ps_status s = consider_profile_psts(&w, labels, err);
     free_labels(labels, req->source_count);
-    return PS_OK;
+    if (s != PS_OK)
+        candidates_free(out);
+    return s;
 }
 
 void candidates_free(ps_candidates *c)

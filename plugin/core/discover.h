@@ -10,7 +10,8 @@
  *
  * Each candidate gets a destination key "<label>/<relative path>", label
  * being the source folder's name ("Outlook", "Outlook Files"; a repeated
- * name gets " (2)").
+ * name gets " (2)"), or "Outlook Profiles" for a PST only the user's
+ * Outlook profiles name.
  *
  * Ownership: discover_files fills a caller-owned ps_candidates whose strings
  * are malloc'd; candidates_free releases them. Request strings are borrowed.
@@ -48,6 +49,14 @@ typedef struct discover_request {
     const char *destination; /* never walked into */
     int64_t owner_uid;       /* -1: any owner; else skip files of other owners */
     const ps_host *host;
+    /* PSTs the user's Outlook profiles name (pf_outlook_profile_psts):
+     * absolute, native. Each is taken alone, under the same rules as a file
+     * found in a folder (include on its name, exclude wins, never a link,
+     * never inside the destination), keyed "Outlook Profiles/<drive or
+     * share>/<path>" so that two "Archive.pst" in different folders stay
+     * two backups; one also found in a source folder is taken once. */
+    char *const *profile_psts;
+    size_t profile_pst_count;
 } discover_request;
 
 /* Fails only when out of memory; everything else is a warning event. */

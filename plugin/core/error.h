@@ -13,6 +13,17 @@
 
 #include <stdarg.h>
 
+/* printf-style checking of our own formatters. mingw builds use mingw's
+ * C99 printf (__USE_MINGW_ANSI_STDIO), whose checker is gnu_printf; plain
+ * "printf" there means msvcrt's, which knows no %zu or %lld. */
+#if defined(__MINGW32__)
+#define PS_PRINTF_LIKE(fmt, args) __attribute__((format(gnu_printf, fmt, args)))
+#elif defined(__GNUC__)
+#define PS_PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define PS_PRINTF_LIKE(fmt, args)
+#endif
+
 typedef enum ps_status {
     PS_OK = 0,
     PS_ERR_INVALID = 1,   /* bad input: parameters, policy, state file contents */
@@ -40,16 +51,12 @@ typedef struct ps_err {
 /* Set *err (when err is non-NULL) and return code, so callers can write
  * `return ps_err_set(err, PS_ERR_IO, "cannot read '%s': %s", path, why);`. */
 ps_status ps_err_set(ps_err *err, ps_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
+    PS_PRINTF_LIKE(3, 4)
     ;
 
 /* Prefix an existing message with more context ("copying 'x': " + old). */
 ps_status ps_err_prefix(ps_err *err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    PS_PRINTF_LIKE(2, 3)
     ;
 
 void ps_err_clear(ps_err *err);

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "error.h"
+
 typedef enum ps_level { PS_DEBUG = 0, PS_INFO = 1, PS_WARNING = 2, PS_ERROR = 3 } ps_level;
 
 typedef struct ps_host {
@@ -27,9 +29,7 @@ typedef struct ps_host {
  * (decref'd) here; the message is printf-formatted. */
 void ps_emit(const ps_host *h, ps_level level, uint32_t id, const char *name, json_t *detail,
              const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 6, 7)))
-#endif
+    PS_PRINTF_LIKE(6, 7)
     ;
 
 int ps_cancelled(const ps_host *h);

@@ -75,6 +75,79 @@ static char *staging_path_for(const char *final_path)
     return p;
 }
 
+/* --- the user's own destination ------------------------------------------ */
+/* Run elevated for a user (root, or SYSTEM, acting for the logged-on user),
+ * the folders and backups this creates must be the user's, or their sync
+ * client can neither replace nor delete them. A failure only costs that
+ * convenience, never the backup: it is a warning. */
+static void give_to_user(const ps_job *job, const char *path)
+{
+    ps_err err;
+    if (job->owner_uid >= 0 && pf_give_to_user(path, job->owner_uid, job->owner_gid, &err) != PS_OK)
+        ps_emit(job->host, PS_WARNING, PS_EV_DESTINATION_ERROR, "pstsnap.destination.notGiven",
+                json_pack("{s:s, s:s}", "path", path, "reason", err.msg),
+                "'%s' stays the service's, so the user's sync client cannot replace it: %s", path,
+                err.msg);
+}
+
+/* Give `top` and every folder below it on the way to `dir` (which starts
+ * with `top`). Folders already the user's cost one open each. */
+static void give_chain_to_user(const ps_job *job, const char *top, const char *dir)
+{
+    size_t n = strlen(top);
+    if (job->owner_uid < 0 || strncmp(dir, top, n) != 0 || (dir[n] && dir[n] != pf_sep))
+        return;
+    char *p = strdup(dir);
+    if (!p)
+        return;
+    for (size_t i = n;; i++) {
+        if (p[i] != pf_sep && p[i] != '\0')
+            continue;
+        char saved = p[i];
+        p[i] = '\0';
+        if (i > 0)
+            give_to_user(job, p);
+        p[i] = saved;
+        if (!saved)
+            break;
+    }
+    free(p);
+}
+
+/* mkdir -p the destination. The folders that creates, above it too (the
+ * sync client's folder may not exist yet), become the user's. */
+static ps_status make_destination(const ps_job *job, ps_err *err)
+{
+    char *first_new = NULL, *p = job->owner_uid >= 0 ? strdup(job->destination) : NULL;
+    pf_stat st;
+    while (p && pf_lstat(p, &st, NULL) == PS_ERR_NOTFOUND) {
+        free(first_new);
+        first_new = p;
+        p = pf_dirname(first_new);
+        if (p && strcmp(p, first_new) == 0) {
+            free(p);
+            p = NULL;
+        }
+    }
+    free(p);
+    ps_status s = pf_mkdirs(job->destination, err);
+    if (s == PS_OK && first_new)
+        give_chain_to_user(job, first_new, job->destination);
+    free(first_new);
+    return s;
+}
+
+/* mkdir -p a folder below the destination, and make the whole chain the
+ * user's on every publish: a run killed between making a folder and giving
+ * it away leaves nothing root's for long. */
+static ps_status make_backup_dir(const ps_job *job, const char *dir, ps_err *err)
+{
+    ps_status s = pf_mkdirs(dir, err);
+    if (s == PS_OK)
+        give_chain_to_user(job, job->destination, dir);
+    return s;
+}
+
 /* --- step: orphans ------------------------------------------------------- */
 static void remove_orphans(run *r)
 {
@@ -206,7 +279,8 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
     const ps_job *job = r->job;
     ps_err err;
     char *dir = pf_dirname(f->final_path);
-    ps_status s = dir ? pf_mkdirs(dir, &err) : ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
+    ps_status s = dir ? make_backup_dir(job, dir, &err)
+                      : ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
     free(dir);
     copy_request req = {.read_path = read_path, .live_path = f->c->path, .live = live,
                         .source_size = f->c->st.size, .source_mtime_ns = f->c->st.mtime_ns,
@@ -227,6 +301,9 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
     pf_stat published;
     int version_kept = 0;
     if (s == PS_OK) {
+        /* Before the rename, so the backup is the user's from its first
+         * moment under the final name (kept versions are links to it). */
+        give_to_user(job, f->staging_path);
         publish_request pub = {.staging_path = f->staging_path, .final_path = f->final_path,
                                .size = res.size, .hashes = res.hashes,
                                .block_count = res.block_count, .block_size = job->params->block_size,
@@ -326,7 +403,58 @@ static void copy_changed(run *r, ps_candidate **changed, size_t count)
     free(paths);
 }
 
+/* --- step: discover ------------------------------------------------------------ */
+/* The PSTs the user's Outlook profiles name, when the admin asked for them.
+ * A profile that cannot be read costs only those extra PSTs: a warning. */
+static void list_profile_psts(const ps_job *job, pf_path_list *list)
+{
+    list->paths = NULL;
+    list->count = 0;
+    if (!job->params->outlook_profiles)
+        return;
+    ps_err err;
+    if (pf_outlook_profile_psts(job->user_sid, list, &err) != PS_OK)
+        ps_emit(job->host, PS_WARNING, PS_EV_SOURCE_SKIPPED, "pstsnap.profiles.skipped",
+                json_pack("{s:s, s:s}", "field", "/outlookProfiles", "reason", err.msg),
+                "the PSTs listed in the Outlook profiles were not added: %s", err.msg);
+}
+
 /* --- step: compare -------------------------------------------------------------- */
+/* "90m", "1h", "45s": the largest unit that states `s` exactly, as an admin
+ * writes minInterval. */
+static void format_interval(int64_t s, char *buf, size_t len)
+{
+    static const struct {
+        int64_t seconds;
+        char unit;
+    } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (s >= units[i].seconds && s % units[i].seconds == 0) {
+            snprintf(buf, len, "%lld%c", (long long)(s / units[i].seconds), units[i].unit);
+            return;
+        }
+    snprintf(buf, len, "%llds", (long long)s);
+}
+
+/* Say which PST waits, and until when, so an admin reading the log can tell
+ * a deliberate wait from a backup that is not working. */
+static void report_too_soon(run *r, const ps_candidate *c, int64_t now_ns)
+{
+    const ps_manifest_entry *last = manifest_get(&r->manifest, c->key);
+    int64_t interval_s = r->job->params->min_interval_s;
+    int64_t due_ns = (last ? last->backed_up_ns : now_ns) + interval_s * 1000000000LL;
+    char interval[32], last_text[32], due_text[32];
+    format_interval(interval_s, interval, sizeof interval);
+    pf_format_utc_time(last ? last->backed_up_ns : now_ns, last_text, sizeof last_text);
+    pf_format_utc_time(due_ns, due_text, sizeof due_text);
+    ps_emit(r->job->host, PS_INFO, PS_EV_TOO_SOON, "pstsnap.file.tooSoon",
+            json_pack("{s:s, s:I, s:s, s:s}", "path", c->path, "minIntervalSeconds",
+                      (json_int_t)interval_s, "lastBackup", last_text, "due", due_text),
+            "'%s' changed, but its last backup (%s) is less than minInterval (%s) old; it is "
+            "backed up at the first start after %s",
+            c->path, last_text, interval, due_text);
+}
+
 static ps_candidate **select_changed(run *r, ps_candidates *found, size_t *count)
 {
     ps_candidate **changed = malloc((found->count ? found->count : 1) * sizeof *changed);
@@ -345,9 +473,7 @@ static ps_candidate **select_changed(run *r, ps_candidates *found, size_t *count
             r->sum->unchanged++;
         } else if (v == PS_TOO_SOON) {
             r->sum->too_soon++;
-            ps_emit(r->job->host, PS_INFO, PS_EV_TOO_SOON, "pstsnap.file.tooSoon",
-                    json_pack("{s:s}", "path", c->path),
-                    "'%s' changed but was backed up less than minInterval ago", c->path);
+            report_too_soon(r, c, now);
         } else {
             changed[(*count)++] = c;
         }
@@ -408,8 +534,14 @@ static ps_status run_locked(run *r)
                            .exclude_count = job->params->exclude_count,
                            .recurse = job->params->recurse, .destination = job->destination,
                            .owner_uid = job->owner_uid, .host = job->host};
+    pf_path_list profile_psts;
+    list_profile_psts(job, &profile_psts);
+    dq.profile_psts = profile_psts.paths;
+    dq.profile_pst_count = profile_psts.count;
     ps_candidates found;
-    if ((s = discover_files(&dq, &found, &err)) != PS_OK) {
+    s = discover_files(&dq, &found, &err);
+    pf_path_list_free(&profile_psts);
+    if (s != PS_OK) {
         note_failure(r, s, &err);
         return s;
     }
@@ -455,7 +587,7 @@ ps_status pipeline_run(const ps_job *job, ps_summary *sum, ps_err *err)
     } else if (s == PS_OK) {
         remove_orphans(&r);
         ps_err derr;
-        ps_status ds = pf_mkdirs(job->destination, &derr);
+        ps_status ds = make_destination(job, &derr);
         if (ds != PS_OK) {
             ps_emit(job->host, PS_ERROR, PS_EV_DESTINATION_ERROR, "pstsnap.destination.error",
                     json_pack("{s:s, s:s}", "destination", job->destination, "reason", derr.msg),

@@ -26,6 +26,11 @@ typedef struct ps_job {
     size_t source_count;
     const char *state_dir;     /* private to the user and this action */
     int64_t owner_uid;         /* -1, or the user's uid when running elevated */
+    int64_t owner_gid;         /* the user's primary group then (-1: none) */
+    /* Whose Outlook profiles name PSTs to add (params->outlook_profiles):
+     * NULL for the user running the process, else that user's Windows SID
+     * (elevated for a logged-on user). */
+    const char *user_sid;
     const ps_host *host;
 } ps_job;
 

@@ -100,7 +100,8 @@ static void prune_versions(const char *final_path, uint32_t keep)
             count++;
     }
     pf_dir_close(d);
-    qsort(names, count, sizeof *names, compare_names);
+    if (count)
+        qsort(names, count, sizeof *names, compare_names);
     for (size_t i = 0; i + keep < count; i++) {
         char *path = pf_path_join(dir, names[i]);
         if (path)

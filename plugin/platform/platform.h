@@ -76,6 +76,11 @@ ps_status pf_truncate(pf_file *f, uint64_t size, ps_err *err);
 ps_status pf_sync(pf_file *f, ps_err *err);
 /* Close; reports deferred write errors. NULL is fine. */
 ps_status pf_close(pf_file *f, ps_err *err);
+/* Lock an open file exclusively without waiting: PS_OK, or PS_ERR_BUSY
+ * while another handle (of this or any process) holds the lock. The lock
+ * goes with pf_close or the death of the process, and never blocks reading
+ * or writing the file's data through other handles (snapshot records). */
+ps_status pf_file_trylock(pf_file *f, ps_err *err);
 
 /* --- namespace ------------------------------------------------------------ */
 /* Atomically replace `to` with `from` (same volume) and make the rename
@@ -129,5 +134,40 @@ void pf_format_utc_time(int64_t wall_ns, char *buf, size_t len);
 /* Lower the calling thread's I/O priority (Linux idle class, Windows
  * FileIoPriorityHint on each handle). Returns PS_OK or why not. */
 ps_status pf_io_priority_low(ps_err *err);
+
+/* --- process ----------------------------------------------------------------- */
+/* 64 bits from the OS's random source, for unique names (not for keys). */
+uint64_t pf_random_u64(void);
+unsigned long pf_process_id(void);
+
+/* --- Outlook profiles -------------------------------------------------------- */
+typedef struct pf_path_list {
+    char **paths; /* malloc'd UTF-8 native paths */
+    size_t count;
+} pf_path_list;
+/* The *.pst files named in the Outlook profiles of a user (Windows: the
+ * message stores under Office 16.0/15.0 and the older Windows Messaging
+ * Subsystem profile keys). user_sid NULL: the user running this process
+ * (HKCU); a SID ("S-1-5-21-..."): that user's loaded hive under HKEY_USERS,
+ * for a run elevated on the user's behalf. No profiles is an empty list and
+ * PS_OK; POSIX has no Outlook and always returns an empty list. Paths are
+ * as Outlook stored them (absolute), duplicates removed. Free with
+ * pf_path_list_free. */
+ps_status pf_outlook_profile_psts(const char *user_sid, pf_path_list *out, ps_err *err);
+void pf_path_list_free(pf_path_list *list);
+
+/* --- ownership of what an elevated run creates --------------------------------- */
+/* Give a file or folder the engine created in the destination to the user
+ * the run acts for, when this process runs as someone else (root acting for
+ * the logged-on user), so that the user's sync client can replace or delete
+ * it. uid -1 (not elevated, or Windows), or a process already running as
+ * uid, changes nothing; gid -1 keeps the group. Never follows a link, and
+ * refuses anything but a folder or a regular file with one link (a hard
+ * link planted in the user's folder must not hand them someone else's
+ * file). PS_OK when the entry is (now) the user's.
+ * POSIX: open with O_NOFOLLOW, fstat, fchown.
+ * Windows: a no-op returning PS_OK - new files and folders inherit the
+ * destination folder's ACL, which already grants the user access. */
+ps_status pf_give_to_user(const char *path, int64_t uid, int64_t gid, ps_err *err);
 
 #endif /* PS_PLATFORM_H */

@@ -8,10 +8,10 @@
  */
 #include "snapshot.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "platform.h"
 
 struct snap_session {
     char **paths; /* copies of the created set, to refuse strangers in map_path */
@@ -20,20 +20,15 @@ struct snap_session {
 
 static ps_status none_probe(const char *path, ps_err *err)
 {
-    struct stat st;
     if (!path)
         return ps_err_set(err, PS_ERR_INVALID, "no path to probe");
-    /* Plain stat keeps this file portable (it is built on Windows too);
-     * refusing symlinks and reparse points is the platform layer's job. */
-    if (stat(path, &st) != 0) {
-        int e = errno;
-        return ps_err_set(err,
-                          e == ENOENT || e == ENOTDIR ? PS_ERR_NOTFOUND
-                          : e == EACCES                ? PS_ERR_ACCESS
-                                                       : PS_ERR_IO,
-                          "cannot read '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode))
+    /* Through the platform layer: the C library's stat cannot reach a
+     * Windows path longer than MAX_PATH or outside the ANSI code page. */
+    pf_stat st;
+    ps_status s = pf_lstat(path, &st, err);
+    if (s != PS_OK)
+        return s;
+    if (st.kind != PF_KIND_FILE)
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "'%s' is not a regular file", path);
     return PS_OK;
 }

@@ -13,26 +13,23 @@
  *   - snap_record_add returns only after the line is fsync'd, and providers
  *     create an artifact only after snap_record_add returned, so a line cut
  *     short by a crash names an artifact that was never made;
- *   - the owning session holds an exclusive flock on its record for as long
- *     as the handle is open. The kernel drops it when the process dies, so
- *     the sweep can tell a live run's record (locked: leave it alone) from a
- *     dead one's (unlocked: clean up), even with several runs sharing the
- *     folder.
+ *   - the owning session holds an exclusive lock on its record for as long
+ *     as the handle is open (pf_file_trylock: flock on POSIX, a byte-range
+ *     lock on Windows). The OS drops it when the process dies, so the sweep
+ *     can tell a live run's record (locked: leave it alone) from a dead
+ *     one's (unlocked: clean up), even with several runs sharing the folder.
+ *
+ * Every file operation goes through platform.h, so this file builds and
+ * behaves the same on POSIX and Windows.
  */
 #include "snapshot.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "platform.h"
 
 #define RECORD_SUFFIX ".rec"
 #define PENDING_SUFFIX ".rec.tmp"
@@ -42,29 +39,13 @@
 #define LINE_MAX_BYTES 4096
 
 struct snap_record {
-    int dir_fd;   /* the records folder: fsync'd after names change */
-    int fd;       /* O_APPEND; holds the session's flock */
-    off_t size;   /* bytes known to be complete, to undo a failed append */
-    int broken;   /* an append failed and could not be undone */
-    char *path;   /* "<records_dir>/<name>", for messages */
+    pf_file *file;   /* holds the session's lock */
+    uint64_t size;   /* bytes known to be complete, to undo a failed append */
+    int broken;      /* an append failed and could not be undone */
+    char *dir;       /* the records folder, flushed after names change */
+    char *path;      /* "<records_dir>/<name>", for messages */
     const char *name; /* the file name part of path */
 };
-
-static ps_status errno_status(int e)
-{
-    switch (e) {
-    case ENOENT:
-    case ENOTDIR: return PS_ERR_NOTFOUND;
-    case EACCES:
-    case EPERM:
-    case EROFS: return PS_ERR_ACCESS;
-    case ENOSPC:
-    case EDQUOT: return PS_ERR_NOSPACE;
-    case ENOMEM: return PS_ERR_NOMEM;
-    case ELOOP: return PS_ERR_UNSAFE;
-    default: return PS_ERR_IO;
-    }
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -130,103 +111,63 @@ static int provider_name_valid(const char *name, size_t len)
     return 1;
 }
 
-static unsigned long long random_u64(void)
-{
-    unsigned long long v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
-        /* Entropy pool not ready (early boot): the value only has to be
-         * unlikely to repeat, and O_EXCL catches the rare clash anyway. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        v = ((unsigned long long)ts.tv_sec << 32) ^ (unsigned long long)ts.tv_nsec ^
-            ((unsigned long long)getpid() << 16);
-    }
-    return v;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* fsync the folder holding `path` (which must contain a '/'), so that a
- * folder just made there survives a power cut. */
-static int fsync_parent(char *path)
-{
-    char *slash = strrchr(path, '/');
-    char saved = slash[1];
-    slash[1] = '\0';
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    slash[1] = saved;
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
-/* mkdir -p with 0700: records name snapshot paths, which are nobody else's
- * business. A folder just made has its name flushed too, or a power cut
- * could take the records inside it along. */
+/* mkdir -p; new folders are owner-only (records name snapshot paths, which
+ * are nobody else's business). The new folder's name is flushed too, or a
+ * power cut could take the records inside it along. */
 static ps_status make_dirs(const char *dir, ps_err *err)
 {
-    char *p = strdup(dir);
-    if (!p)
+    pf_stat st;
+    if (pf_lstat(dir, &st, NULL) == PS_OK && st.kind == PF_KIND_DIR)
+        return PS_OK;
+    ps_status s = pf_mkdirs(dir, err);
+    if (s != PS_OK)
+        return ps_err_prefix(err, "cannot create snapshot record folder: ");
+    char *parent = pf_dirname(dir);
+    if (!parent)
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    ps_status st = PS_OK;
-    for (char *s = p + 1; st == PS_OK; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        if (mkdir(p, 0700) == 0 ? strchr(p, '/') && fsync_parent(p) != 0 : errno != EEXIST)
-            st = ps_err_set(err, errno_status(errno),
-                            "cannot create snapshot record folder '%s': %s", p, strerror(errno));
-        *s = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(p);
-    return st;
+    s = pf_sync_dir(parent, err);
+    free(parent);
+    return s;
 }
 
 static void record_free(snap_record *rec)
 {
-    if (rec->fd >= 0)
-        close(rec->fd);
-    if (rec->dir_fd >= 0)
-        close(rec->dir_fd);
+    pf_close(rec->file, NULL);
+    free(rec->dir);
     free(rec->path);
     free(rec);
 }
 
-/* Create "<name>.rec.tmp", lock it and write the provider line. */
-static ps_status create_pending(snap_record *rec, const char *dir, const char *provider,
-                                char *pending, size_t pending_size, ps_err *err)
+/* Create "<name>.rec.tmp" (a name nobody has), lock it and write the
+ * provider line. *pending receives its path. */
+static ps_status create_pending(snap_record *rec, const char *provider, char **pending,
+                                ps_err *err)
 {
+    ps_status s = PS_OK;
+    *pending = NULL;
     for (int attempt = 0; attempt < 8; attempt++) {
-        snprintf(pending, pending_size, "%s-%ld-%lld-%016llx" PENDING_SUFFIX, provider,
-                 (long)getpid(), (long long)time(NULL), random_u64());
-        rec->fd = openat(rec->dir_fd, pending,
-                         O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (rec->fd >= 0 || errno != EEXIST)
+        char name[128];
+        snprintf(name, sizeof name, "%s-%lu-%lld-%016llx" PENDING_SUFFIX, provider,
+                 pf_process_id(), (long long)(pf_wall_ns() / 1000000000LL),
+                 (unsigned long long)pf_random_u64());
+        free(*pending);
+        *pending = pf_path_join(rec->dir, name);
+        if (!*pending)
+            return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+        int created = 0;
+        s = pf_open_write(*pending, &rec->file, &created, err);
+        if (s != PS_OK)
+            return ps_err_prefix(err, "cannot create snapshot record: ");
+        if (created)
             break;
+        /* 64 random bits clashed: someone else's file, leave it be. */
+        pf_close(rec->file, NULL);
+        rec->file = NULL;
+        s = ps_err_set(err, PS_ERR_IO, "cannot create a snapshot record in '%s': names clash",
+                       rec->dir);
     }
-    if (rec->fd < 0)
-        return ps_err_set(err, errno_status(errno), "cannot create snapshot record in '%s': %s",
-                          dir, strerror(errno));
+    if (s != PS_OK)
+        return s;
 
     size_t len = strlen(provider);
     char line[40];
@@ -234,14 +175,18 @@ static ps_status create_pending(snap_record *rec, const char *dir, const char *p
     line[len] = '\n';
     /* The lock is taken before the record gets the name the sweep looks
      * for, so the sweep never sees this session's record unlocked. */
-    if (flock(rec->fd, LOCK_EX | LOCK_NB) != 0 || write_all(rec->fd, line, len + 1) != 0 ||
-        fsync(rec->fd) != 0) {
-        int e = errno;
-        unlinkat(rec->dir_fd, pending, 0);
-        return ps_err_set(err, errno_status(e), "cannot write snapshot record '%s/%s': %s", dir,
-                          pending, strerror(e));
+    s = pf_file_trylock(rec->file, err);
+    if (s == PS_OK)
+        s = pf_pwrite(rec->file, line, len + 1, 0, err);
+    if (s == PS_OK)
+        s = pf_sync(rec->file, err);
+    if (s != PS_OK) {
+        pf_close(rec->file, NULL);
+        rec->file = NULL;
+        pf_unlink(*pending, NULL);
+        return ps_err_prefix(err, "cannot write snapshot record: ");
     }
-    rec->size = (off_t)(len + 1);
+    rec->size = len + 1;
     return PS_OK;
 }
 
@@ -260,45 +205,39 @@ ps_status snap_record_open(const char *records_dir, const char *provider, snap_r
         return st;
 
     snap_record *rec = calloc(1, sizeof *rec);
-    if (!rec)
+    if (!rec || !(rec->dir = strdup(records_dir))) {
+        free(rec);
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    rec->fd = -1;
-    rec->dir_fd = open(records_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rec->dir_fd < 0) {
-        int e = errno;
-        record_free(rec);
-        return ps_err_set(err, errno_status(e), "cannot open snapshot record folder '%s': %s",
-                          records_dir, strerror(e));
     }
-
-    char pending[128];
-    st = create_pending(rec, records_dir, provider, pending, sizeof pending, err);
+    char *pending = NULL;
+    st = create_pending(rec, provider, &pending, err);
     if (st != PS_OK) {
+        free(pending);
         record_free(rec);
         return st;
     }
 
-    size_t base = strlen(pending) - strlen(PENDING_SUFFIX);
-    char final_name[128];
-    snprintf(final_name, sizeof final_name, "%.*s" RECORD_SUFFIX, (int)base, pending);
-    if (renameat(rec->dir_fd, pending, rec->dir_fd, final_name) != 0 || fsync(rec->dir_fd) != 0) {
-        int e = errno;
-        unlinkat(rec->dir_fd, pending, 0);
-        unlinkat(rec->dir_fd, final_name, 0);
-        record_free(rec);
-        return ps_err_set(err, errno_status(e), "cannot publish snapshot record '%s/%s': %s",
-                          records_dir, final_name, strerror(e));
-    }
-
-    size_t n = strlen(records_dir) + 1 + strlen(final_name) + 1;
-    rec->path = malloc(n);
+    /* The final name is the pending one without ".tmp". */
+    rec->path = strdup(pending);
     if (!rec->path) {
-        unlinkat(rec->dir_fd, final_name, 0);
+        pf_unlink(pending, NULL);
+        free(pending);
         record_free(rec);
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     }
-    snprintf(rec->path, n, "%s/%s", records_dir, final_name);
-    rec->name = rec->path + n - 1 - strlen(final_name);
+    rec->path[strlen(rec->path) - strlen(PENDING_SUFFIX) + strlen(RECORD_SUFFIX)] = '\0';
+    /* pf_rename_replace flushes the folder: the record is findable after a
+     * power cut from the moment this returns. */
+    st = pf_rename_replace(pending, rec->path, err);
+    if (st != PS_OK) {
+        pf_unlink(pending, NULL);
+        pf_unlink(rec->path, NULL);
+        free(pending);
+        record_free(rec);
+        return ps_err_prefix(err, "cannot publish snapshot record: ");
+    }
+    free(pending);
+    rec->name = pf_basename(rec->path);
     *out = rec;
     return PS_OK;
 }
@@ -323,27 +262,24 @@ ps_status snap_record_add(snap_record *record, const char *artifact, ps_err *err
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     memcpy(line, artifact, len);
     line[len] = '\n';
-    /* One write, so a kill leaves either nothing or a prefix of the line;
-     * the sweep ignores an unterminated last line. */
-    int rc = write_all(record->fd, line, len + 1);
-    int e = errno;
+    /* One write at the end, so a kill leaves either nothing or a prefix of
+     * the line; the sweep ignores an unterminated last line. */
+    ps_status s = pf_pwrite(record->file, line, len + 1, record->size, err);
     free(line);
-    if (rc != 0) {
+    if (s != PS_OK) {
         /* Cut the half-written line off so later lines still parse. */
-        if (ftruncate(record->fd, record->size) != 0)
+        if (pf_truncate(record->file, record->size, NULL) != PS_OK)
             record->broken = 1;
-        return ps_err_set(err, errno_status(e), "cannot write snapshot record '%s': %s",
-                          record->path, strerror(e));
+        return ps_err_prefix(err, "cannot write snapshot record: ");
     }
-    if (fsync(record->fd) != 0) {
-        e = errno;
-        /* After a failed fsync the page cache no longer says what is on
-         * disk; refuse further appends rather than build on it. */
+    s = pf_sync(record->file, err);
+    if (s != PS_OK) {
+        /* After a failed flush the cache no longer says what is on disk;
+         * refuse further appends rather than build on it. */
         record->broken = 1;
-        return ps_err_set(err, errno_status(e), "cannot flush snapshot record '%s': %s",
-                          record->path, strerror(e));
+        return ps_err_prefix(err, "cannot flush snapshot record: ");
     }
-    record->size += (off_t)(len + 1);
+    record->size += len + 1;
     return PS_OK;
 }
 
@@ -351,17 +287,15 @@ ps_status snap_record_discard(snap_record *record, ps_err *err)
 {
     if (!record)
         return PS_OK;
-    ps_status st = PS_OK;
     /* Unlink while still holding the lock, so a concurrent sweep never finds
      * this record unlocked and still listed. */
-    if (unlinkat(record->dir_fd, record->name, 0) != 0 && errno != ENOENT) {
-        st = ps_err_set(err, errno_status(errno), "cannot delete snapshot record '%s': %s",
-                        record->path, strerror(errno));
-    } else {
+    ps_status st = pf_unlink(record->path, err);
+    if (st != PS_OK)
+        ps_err_prefix(err, "cannot delete snapshot record: ");
+    else
         /* A failed flush is harmless here: if the name comes back after a
          * power cut, the next sweep finds its artifacts already gone. */
-        (void)fsync(record->dir_fd);
-    }
+        (void)pf_sync_dir(record->dir, NULL);
     record_free(record);
     return st;
 }
@@ -376,7 +310,6 @@ void snap_record_close(snap_record *record)
 
 typedef struct sweep {
     const char *dir;
-    int dir_fd;
     size_t removed;
     size_t problems;
     ps_err first; /* the first problem, reported to the caller */
@@ -384,9 +317,7 @@ typedef struct sweep {
 
 /* Note a problem; only the first one's text reaches the caller. */
 static void sweep_problem(sweep *sw, ps_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
+    PS_PRINTF_LIKE(3, 4)
     ;
 static void sweep_problem(sweep *sw, ps_status code, const char *fmt, ...)
 {
@@ -399,76 +330,78 @@ static void sweep_problem(sweep *sw, ps_status code, const char *fmt, ...)
     sw->first.code = code;
 }
 
-/* Open and lock one entry: the fd, or -1 when there is nothing to do (a
- * live session holds it, it went away meanwhile, or it is not a file). */
-static int open_locked(sweep *sw, const char *name)
+/* Open and lock one entry: the file, or NULL when there is nothing to do
+ * (a live session holds it, it went away meanwhile, or it is not a file). */
+static pf_file *open_locked(sweep *sw, const char *path, pf_kind kind)
 {
-    int fd = openat(sw->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0) {
-        if (errno != ENOENT)
-            sweep_problem(sw, errno == ELOOP ? PS_ERR_UNSAFE : errno_status(errno),
-                          "cannot open snapshot record '%s/%s': %s", sw->dir, name,
-                          errno == ELOOP ? "it is a symbolic link; left alone" : strerror(errno));
-        return -1;
+    if (kind == PF_KIND_LINK) {
+        sweep_problem(sw, PS_ERR_UNSAFE,
+                      "cannot open snapshot record '%s': it is a symbolic link; left alone", path);
+        return NULL;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        sweep_problem(sw, PS_ERR_UNSAFE, "'%s/%s' is not a regular file, so not a snapshot "
-                      "record; left alone", sw->dir, name);
-    } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK)
-            sweep_problem(sw, PS_ERR_IO, "cannot lock snapshot record '%s/%s': %s", sw->dir,
-                          name, strerror(errno));
-    } else if (fstat(fd, &st) == 0 && st.st_nlink > 0) {
+    if (kind != PF_KIND_FILE) {
+        sweep_problem(sw, PS_ERR_UNSAFE,
+                      "'%s' is not a regular file, so not a snapshot record; left alone", path);
+        return NULL;
+    }
+    pf_file *f = NULL;
+    ps_err e;
+    ps_status s = pf_open_read(path, &f, &e);
+    if (s != PS_OK) {
+        /* NOTFOUND: discarded meanwhile. On Windows a record its owner is
+         * deleting (delete pending) refuses opens until the owner closes. */
+        if (s != PS_ERR_NOTFOUND)
+            sweep_problem(sw, s, "cannot open snapshot record '%s': %s", path, e.msg);
+        return NULL;
+    }
+    pf_stat st;
+    s = pf_file_trylock(f, &e);
+    if (s == PS_OK && pf_fstat(f, &st, NULL) == PS_OK && st.nlink > 0)
         /* (nlink 0: the owner discarded the record between our open and our
          * lock; it is finished with, not orphaned.) */
-        return fd;
-    }
-    close(fd);
-    return -1;
+        return f;
+    if (s != PS_OK && s != PS_ERR_BUSY)
+        sweep_problem(sw, s, "cannot lock snapshot record '%s': %s", path, e.msg);
+    pf_close(f, NULL);
+    return NULL;
 }
 
-static void delete_entry(sweep *sw, const char *name)
+static void delete_entry(sweep *sw, const char *path)
 {
-    if (unlinkat(sw->dir_fd, name, 0) != 0 && errno != ENOENT)
-        sweep_problem(sw, errno_status(errno), "cannot delete snapshot record '%s/%s': %s",
-                      sw->dir, name, strerror(errno));
+    ps_err e;
+    if (pf_unlink(path, &e) != PS_OK)
+        sweep_problem(sw, e.code, "cannot delete snapshot record '%s': %s", path, e.msg);
     else
-        (void)fsync(sw->dir_fd); /* as in snap_record_discard */
+        (void)pf_sync_dir(sw->dir, NULL); /* as in snap_record_discard */
 }
 
-/* Read the whole record into a NUL-terminated buffer. */
-static char *read_record(sweep *sw, const char *name, int fd, size_t *len)
+/* Read the whole record, through the locked handle, into a NUL-terminated
+ * buffer. */
+static char *read_record(sweep *sw, const char *path, pf_file *f, size_t *len)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        sweep_problem(sw, PS_ERR_IO, "cannot read snapshot record '%s/%s': %s", sw->dir, name,
-                      strerror(errno));
+    pf_stat st;
+    ps_err e;
+    if (pf_fstat(f, &st, &e) != PS_OK) {
+        sweep_problem(sw, PS_ERR_IO, "cannot read snapshot record '%s': %s", path, e.msg);
         return NULL;
     }
-    if (st.st_size > RECORD_MAX_BYTES) {
+    if (st.size > RECORD_MAX_BYTES) {
         sweep_problem(sw, PS_ERR_CORRUPT,
-                      "snapshot record '%s/%s' is too large (%lld bytes) to be a record; kept it",
-                      sw->dir, name, (long long)st.st_size);
+                      "snapshot record '%s' is too large (%llu bytes) to be a record; kept it",
+                      path, (unsigned long long)st.size);
         return NULL;
     }
-    size_t size = (size_t)st.st_size, got = 0;
+    size_t size = (size_t)st.size, got = 0;
     char *buf = malloc(size + 1);
     if (!buf) {
-        sweep_problem(sw, PS_ERR_NOMEM, "out of memory reading '%s/%s'", sw->dir, name);
+        sweep_problem(sw, PS_ERR_NOMEM, "out of memory reading '%s'", path);
         return NULL;
     }
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            sweep_problem(sw, PS_ERR_IO, "cannot read snapshot record '%s/%s': %s", sw->dir,
-                          name, n < 0 ? strerror(errno) : "it shrank while being read");
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)n;
+    if (pf_pread(f, buf, size, 0, &got, &e) != PS_OK || got != size) {
+        sweep_problem(sw, PS_ERR_IO, "cannot read snapshot record '%s': %s", path,
+                      got != size ? "it shrank while being read" : e.msg);
+        free(buf);
+        return NULL;
     }
     buf[got] = '\0';
     *len = got;
@@ -477,7 +410,7 @@ static char *read_record(sweep *sw, const char *name, int fd, size_t *len)
 
 /* Check the complete lines in buf[0..len) and cut them at their '\n'.
  * Returns the number of lines, or 0 after reporting damage. */
-static size_t split_lines(sweep *sw, const char *name, char *buf, size_t len)
+static size_t split_lines(sweep *sw, const char *path, char *buf, size_t len)
 {
     size_t line_no = 0;
     for (char *p = buf; p < buf + len;) {
@@ -488,9 +421,9 @@ static size_t split_lines(sweep *sw, const char *name, char *buf, size_t len)
             why = "not a provider name";
         if (why) {
             sweep_problem(sw, PS_ERR_CORRUPT,
-                          "snapshot record '%s/%s' is damaged (line %zu: %s); kept it: delete "
+                          "snapshot record '%s' is damaged (line %zu: %s); kept it: delete "
                           "it by hand once the snapshots it names are gone",
-                          sw->dir, name, line_no, why);
+                          path, line_no, why);
             return 0;
         }
         *nl = '\0';
@@ -501,12 +434,12 @@ static size_t split_lines(sweep *sw, const char *name, char *buf, size_t len)
 
 /* Hand the artifacts to their provider, newest first (undo order); delete
  * the record only if every one of them is gone. */
-static void remove_artifacts(sweep *sw, const char *name, const snap_provider *provider,
+static void remove_artifacts(sweep *sw, const char *path, const snap_provider *provider,
                              char *first, const char *end, size_t count)
 {
     char **artifacts = calloc(count ? count : 1, sizeof *artifacts);
     if (!artifacts) {
-        sweep_problem(sw, PS_ERR_NOMEM, "out of memory sweeping '%s/%s'", sw->dir, name);
+        sweep_problem(sw, PS_ERR_NOMEM, "out of memory sweeping '%s'", path);
         return;
     }
     size_t n = 0, failed = 0;
@@ -519,55 +452,70 @@ static void remove_artifacts(sweep *sw, const char *name, const snap_provider *p
             sw->removed++;
         } else {
             failed++;
-            sweep_problem(sw, e.code, "snapshot record '%s/%s' kept: %s", sw->dir, name, e.msg);
+            sweep_problem(sw, e.code, "snapshot record '%s' kept: %s", path, e.msg);
         }
     }
     free(artifacts);
     if (failed == 0)
-        delete_entry(sw, name);
+        delete_entry(sw, path);
 }
 
-static void sweep_record(sweep *sw, const char *name, int fd)
+/* The last '\n' in buf[0..len), or NULL (memrchr is a GNU extension). */
+static char *last_newline(char *buf, size_t len)
+{
+    while (len > 0)
+        if (buf[--len] == '\n')
+            return buf + len;
+    return NULL;
+}
+
+static void sweep_record(sweep *sw, const char *path, pf_file *f)
 {
     size_t len = 0;
-    char *buf = read_record(sw, name, fd, &len);
+    char *buf = read_record(sw, path, f, &len);
     if (!buf)
         return;
     /* Bytes after the last '\n' are an append cut short by a crash: its
      * snap_record_add never returned, so that artifact was never made. */
-    char *last_nl = len ? memrchr(buf, '\n', len) : NULL;
+    char *last_nl = last_newline(buf, len);
     size_t complete = last_nl ? (size_t)(last_nl - buf) + 1 : 0;
-    size_t lines = complete ? split_lines(sw, name, buf, complete) : 0;
+    size_t lines = complete ? split_lines(sw, path, buf, complete) : 0;
     if (complete == 0) {
         /* Empty, or even the provider line is unfinished: nothing recorded. */
-        delete_entry(sw, name);
+        delete_entry(sw, path);
     } else if (lines > 0) {
         const snap_provider *provider = snapshot_provider_by_name(buf);
         if (provider)
-            remove_artifacts(sw, name, provider, buf + strlen(buf) + 1, buf + complete,
+            remove_artifacts(sw, path, provider, buf + strlen(buf) + 1, buf + complete,
                              lines - 1);
         else
             sweep_problem(sw, PS_ERR_UNSUPPORTED,
-                          "snapshot record '%s/%s' belongs to provider '%s', which this build "
+                          "snapshot record '%s' belongs to provider '%s', which this build "
                           "does not have; kept it",
-                          sw->dir, name, buf);
+                          path, buf);
     }
     free(buf);
 }
 
-static void sweep_entry(sweep *sw, const char *name)
+static void sweep_entry(sweep *sw, const char *name, pf_kind kind)
 {
     int pending = ends_with(name, PENDING_SUFFIX);
     if (!pending && !ends_with(name, RECORD_SUFFIX))
         return; /* not ours */
-    int fd = open_locked(sw, name);
-    if (fd < 0)
+    char *path = pf_path_join(sw->dir, name);
+    if (!path) {
+        sweep_problem(sw, PS_ERR_NOMEM, "out of memory sweeping '%s'", sw->dir);
         return;
-    if (pending)
-        delete_entry(sw, name); /* killed inside snap_record_open: no artifacts yet */
-    else
-        sweep_record(sw, name, fd);
-    close(fd); /* drops the lock after the unlink, as snap_record_discard does */
+    }
+    pf_file *f = open_locked(sw, path, kind);
+    if (f) {
+        if (pending)
+            delete_entry(sw, path); /* killed inside snap_record_open: no artifacts yet */
+        else
+            sweep_record(sw, path, f);
+        pf_close(f, NULL); /* drops the lock after the unlink, as snap_record_discard does */
+    }
+    free(path);
 }
 
 ps_status snapshot_remove_orphans(const char *records_dir, size_t *removed, ps_err *err)
@@ -576,17 +524,51 @@ ps_status snapshot_remove_orphans(const char *records_dir, size_t *removed, ps_e
         *removed = 0;
     if (!records_dir || !*records_dir)
         return ps_err_set(err, PS_ERR_INVALID, "no snapshot record folder given");
-    DIR *d = opendir(records_dir);
-    if (!d) {
-        if (errno == ENOENT)
-            return PS_OK; /* never made a snapshot here */
-        return ps_err_set(err, errno_status(errno), "cannot list snapshot records in '%s': %s",
-                          records_dir, strerror(errno));
+    pf_dir *d = NULL;
+    ps_err e;
+    ps_status s = pf_dir_open(records_dir, &d, &e);
+    if (s == PS_ERR_NOTFOUND)
+        return PS_OK; /* never made a snapshot here */
+    if (s != PS_OK)
+        return ps_err_set(err, s, "cannot list snapshot records: %s", e.msg);
+    sweep sw = {.dir = records_dir};
+    /* Names are collected first: deleting entries while a listing is open
+     * is unspecified on POSIX and can repeat or skip names on Windows. */
+    char **names = NULL;
+    pf_kind *kinds = NULL;
+    size_t count = 0, cap = 0;
+    const char *name;
+    pf_kind kind;
+    while ((s = pf_dir_next(d, &name, &kind, &e)) == PS_OK && name) {
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, ncap * sizeof *nn);
+            if (nn)
+                names = nn;
+            pf_kind *nk = nn ? realloc(kinds, ncap * sizeof *nk) : NULL;
+            if (nk)
+                kinds = nk;
+            if (!nn || !nk) {
+                s = ps_err_set(&e, PS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            cap = ncap;
+        }
+        if (!(names[count] = strdup(name))) {
+            s = ps_err_set(&e, PS_ERR_NOMEM, "out of memory");
+            break;
+        }
+        kinds[count++] = kind;
     }
-    sweep sw = {.dir = records_dir, .dir_fd = dirfd(d)};
-    for (struct dirent *de; (de = readdir(d)) != NULL;)
-        sweep_entry(&sw, de->d_name);
-    closedir(d);
+    pf_dir_close(d);
+    if (s != PS_OK)
+        sweep_problem(&sw, s, "cannot list snapshot records: %s", e.msg);
+    for (size_t i = 0; i < count; i++) {
+        sweep_entry(&sw, names[i], kinds[i]);
+        free(names[i]);
+    }
+    free(names);
+    free(kinds);
 
     if (removed)
         *removed = sw.removed;

@@ -56,10 +56,21 @@ EV_SUMMARY = 9800
 EV_BACKED_UP = 9801
 EV_NOTHING_CHANGED = 9802
 EV_SNAPSHOT_CREATED = 9803
+EV_ORPHAN_REMOVED = 9805
 EV_RESUMED = 9806
+EV_FILE_SKIPPED = 9807
+EV_TOO_SOON = 9808
+EV_BUSY = 9810
+EV_SOURCE_SKIPPED = 9813
+EV_SNAPSHOT_FALLBACK = 9814
+EV_BAD_PARAMETERS = 9820
+EV_SNAPSHOT_FAILED = 9824
 EV_NO_SPACE = 9823
 EV_CANCELLED = 9825
 EV_CHANGED_DURING_COPY = 9826
+# Environment Manager's own: Process Started action success / failure.
+EV_ACTION_OK = 9428
+EV_ACTION_FAILED = 9429
 
 MiB = 1 << 20
 
@@ -374,8 +385,11 @@ class Sandbox:
         self._background.append(b)
         return b
 
-    def write_policy(self, params, path=None):
-        p = {"destination": "$(DataNowHome)\\Outlook Backup", "minInterval": "0"}
+    def write_policy(self, params, path=None, exact=False):
+        """A policy running the action with `params` on top of the tests'
+        usual ones (the destination in $(DataNowHome), minInterval 0), or
+        with `params` alone when `exact` (to test the defaults)."""
+        p = {} if exact else {"destination": "$(DataNowHome)\\Outlook Backup", "minInterval": "0"}
         p.update(params)
         policy = {
             "version": 1,
@@ -392,10 +406,10 @@ class Sandbox:
             json.dump(policy, f, indent=1)
         return path
 
-    def fire(self, params=None, env=None, args=(), timeout=180):
+    def fire(self, params=None, env=None, args=(), timeout=180, exact=False):
         """Fire Process Started for OUTLOOK.EXE once and wait for emhost."""
         self.runs += 1
-        policy = self.write_policy(params or {})
+        policy = self.write_policy(params or {}, exact=exact)
         audit = os.path.join(self.work, f"audit-{self.runs}.jsonl")
         cmd = [self.emhost, "fire", policy, "--plugin-dir", os.path.dirname(self.plugin),
                "--process-start", "OUTLOOK.EXE", "--var", f"DataNowHome={self.fd}",
@@ -451,6 +465,13 @@ class Sandbox:
                            or n == SNAPSHOT_DIR]
             out["clones"] += [os.path.join(dirpath, f) for f in files if f.startswith(CLONE_PREFIX)]
         return {k: sorted(v) for k, v in out.items() if v}
+
+    def backups(self):
+        """Relative paths of the files below the destination folder."""
+        out = set()
+        for dirpath, _, files in os.walk(self.dest):
+            out.update(os.path.relpath(os.path.join(dirpath, f), self.dest) for f in files)
+        return out
 
     def dest_files(self):
         """Relative path -> (size, mtime_ns, inode) of every file in the destination."""

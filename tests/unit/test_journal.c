@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hash.h"
 #include "journal.h"
+#include "test_fs.h"
 #include "test_support.h"
 
 #define HEADER_SIZE 64
@@ -182,13 +182,13 @@ static void test_torn_tail_keeps_only_the_whole_records_before_it(void **state)
     char *path = ts_path(dir, "j");
     write_journal(path, &HDR, 8);
     /* A crash in the middle of writing record 5 (index 5 = the 6th). */
-    assert_int_equal(truncate(path, HEADER_SIZE + 5 * RECORD_SIZE + 13), 0);
+    assert_int_equal(ts_truncate(path, HEADER_SIZE + 5 * RECORD_SIZE + 13), 0);
     ps_journal_header hdr;
     assert_int_equal(load_trusted(path, &hdr), 5);
     /* Cut inside the header: nothing can be trusted. */
-    assert_int_equal(truncate(path, HEADER_SIZE - 1), 0);
+    assert_int_equal(ts_truncate(path, HEADER_SIZE - 1), 0);
     expect_corrupt(path, "truncated");
-    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(ts_truncate(path, 0), 0);
     expect_corrupt(path, "truncated");
     free(path);
     free(dir);
@@ -333,7 +333,7 @@ static void test_a_folder_or_a_huge_file_is_not_a_journal(void **state)
     char *path = ts_path(dir, "huge");
     ts_write_file(path, "", 0);
     /* Sparse: more records than any PST could need. */
-    assert_int_equal(truncate(path, HEADER_SIZE + (off_t)RECORD_SIZE * (1 << 24) + RECORD_SIZE), 0);
+    assert_int_equal(ts_truncate(path, HEADER_SIZE + (uint64_t)RECORD_SIZE * (1 << 24) + RECORD_SIZE), 0);
     expect_corrupt(path, "impossible size");
     free(path);
     free(dir);
@@ -415,7 +415,7 @@ static void test_reopen_after_a_torn_tail_overwrites_the_torn_bytes(void **state
     char *dir = ts_temp_dir("journal_reopen_torn");
     char *path = ts_path(dir, "j");
     write_journal(path, &HDR, 6);
-    assert_int_equal(truncate(path, HEADER_SIZE + 3 * RECORD_SIZE + 7), 0);
+    assert_int_equal(ts_truncate(path, HEADER_SIZE + 3 * RECORD_SIZE + 7), 0);
     ps_journal_header hdr;
     assert_int_equal(load_trusted(path, &hdr), 3);
     ps_journal *j = NULL;
@@ -471,7 +471,8 @@ static void test_create_refuses_to_write_through_a_link(void **state)
     char *target = ts_path(dir, "target");
     char *path = ts_path(dir, "j");
     ts_write_file(target, "precious", 8);
-    assert_int_equal(symlink(target, path), 0);
+    if (ts_symlink(target, path, 0) != 0)
+        skip(); /* no symbolic links here (Windows without the right) */
     ps_journal *j = NULL;
     ps_err err;
     assert_int_not_equal(journal_create(path, &HDR, &j, &err), PS_OK);

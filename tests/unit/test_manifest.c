@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hash.h"
 #include "manifest.h"
+#include "test_fs.h"
 #include "test_support.h"
 
 static ps_manifest_entry sample(const char *key, int64_t n)
@@ -287,9 +287,9 @@ static void test_truncated_or_empty_file_is_not_valid_json(void **state)
     save_two(path);
     size_t len = 0;
     free(ts_read_file(path, &len));
-    assert_int_equal(truncate(path, (off_t)(len / 2)), 0);
+    assert_int_equal(ts_truncate(path, (uint64_t)(len / 2)), 0);
     expect_corrupt(path, "is not valid JSON");
-    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(ts_truncate(path, 0), 0);
     expect_corrupt(path, "is not valid JSON");
     free(path);
     free(dir);
@@ -372,7 +372,7 @@ static void test_oversized_file_is_refused_as_corrupt(void **state)
     char *dir = ts_temp_dir("manifest_oversized");
     char *path = ts_path(dir, "m.json");
     ts_write_file(path, "{", 1);
-    assert_int_equal(truncate(path, (off_t)65 << 20), 0); /* sparse */
+    assert_int_equal(ts_truncate(path, (uint64_t)65 << 20), 0); /* sparse */
     expect_corrupt(path, "allowed");
     free(path);
     free(dir);
@@ -422,9 +422,7 @@ static void test_save_replaces_the_old_file_and_leaves_no_temp_file(void **state
     assert_entry_equal(manifest_get(&m, "Only.pst"), &only);
     manifest_free(&m);
     /* Nothing but the manifest in the folder. */
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s' | wc -l)\" -eq 1", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ts_count_entries(dir), 1);
     free(path);
     free(dir);
 }
@@ -436,7 +434,8 @@ static void test_save_never_writes_through_a_link(void **state)
     char *path = ts_path(dir, "m.json");
     char *target = ts_path(dir, "target");
     ts_write_file(target, "keep", 4);
-    assert_int_equal(symlink(target, path), 0);
+    if (ts_symlink(target, path, 0) != 0)
+        skip(); /* no symbolic links here (Windows without the right) */
     ps_manifest m = {0};
     ps_err err;
     ps_manifest_entry e = sample("a", 1);

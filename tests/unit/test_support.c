@@ -1,3 +1,5 @@
+/* The helpers every platform shares; folders and trees are in
+ * test_support_posix.c and test_support_win32.c. */
 #include "test_support.h"
 
 #include <stdarg.h>
@@ -7,12 +9,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 void ts_skip(const char *why)
 {
@@ -32,32 +31,14 @@ char *ts_path(const char *dir, const char *name)
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
     assert_non_null(p);
+    /* The native separator, so that paths the tests build compare equal
+     * to the ones the engine builds with pf_path_join. */
+#ifdef _WIN32
+    snprintf(p, n, "%s\\%s", dir, name);
+#else
     snprintf(p, n, "%s/%s", dir, name);
+#endif
     return p;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-void ts_remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) == 0)
-        nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
-
-char *ts_temp_dir(const char *name)
-{
-    const char *base = ts_env("PSTSNAP_TEST_TMP", "/tmp/pstsnap-tests");
-    mkdir(base, 0755);
-    char *dir = ts_path(base, name);
-    ts_remove_tree(dir);
-    if (mkdir(dir, 0755) != 0)
-        fail_msg("cannot create test dir '%s': %s", dir, strerror(errno));
-    return dir;
 }
 
 void ts_write_file(const char *path, const void *data, size_t len)
@@ -87,10 +68,4 @@ char *ts_read_file(const char *path, size_t *len)
     if (len)
         *len = (size_t)n;
     return buf;
-}
-
-int ts_exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -184,4 +185,18 @@ ps_status pf_close(pf_file *f, ps_err *err)
     free(f->path);
     free(f);
     return st;
+}
+
+ps_status pf_file_trylock(pf_file *f, ps_err *err)
+{
+    /* flock belongs to the open file description: it dies with the process
+     * and, being advisory, never stops anyone reading the file. */
+    while (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EWOULDBLOCK)
+            return ps_err_set(err, PS_ERR_BUSY, "'%s' is locked by another run", f->path);
+        return pf_errno_err(err, errno, "cannot lock", f->path);
+    }
+    return PS_OK;
 }
