@@ -4,7 +4,16 @@
 # present are not fetched again.
 #
 #   deploy/setup.sh            as root, or as a user with sudo
+#   deploy/setup.sh --windows  also the Windows build: mingw-w64, Wine, and
+#                              jansson and cmocka built for mingw from
+#                              Debian's source packages
+#                              (deploy/setup-mingw-jansson.sh)
+#   deploy/setup.sh --windows-packages
+#                              only the Debian packages of the Windows build
+#                              (what setup-mingw-jansson.sh itself needs)
 set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="
   build-essential cmake ninja-build pkg-config clang
@@ -14,6 +23,29 @@ PACKAGES="
   pff-tools pst-utils python3-pypff
   valgrind
 "
+# The cross compiler and its binutils (objdump for the export check), and
+# Wine to run the Windows tests: its 64-bit loader is enough, the programs
+# are x64 only. dpkg-dev unpacks the source packages.
+WINDOWS_PACKAGES="
+  gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 dpkg-dev
+"
+
+mode=${1:-}
+case "$mode" in
+"") ;;
+--windows | --windows-packages) PACKAGES="$PACKAGES $WINDOWS_PACKAGES" ;;
+*)
+    echo "usage: $0 [--windows | --windows-packages]" >&2
+    exit 2
+    ;;
+esac
+
+# Runs last: the libraries for mingw, once the packages are in place.
+windows_libraries() {
+    if [ "$mode" = --windows ]; then
+        "$top/deploy/setup-mingw-jansson.sh"
+    fi
+}
 
 missing=""
 for p in $PACKAGES; do
@@ -24,6 +56,7 @@ done
 
 if [ -z "$missing" ]; then
     echo "setup: all build and test dependencies are installed"
+    windows_libraries
     exit 0
 fi
 
@@ -42,3 +75,4 @@ $as_root apt-get update -qq
 # shellcheck disable=SC2086 # one word per package
 $as_root apt-get install -y -qq --no-install-recommends $missing >/dev/null
 echo "setup: done"
+windows_libraries

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(_WIN32)
+#include <windows.h>
+#endif
 
 #include "em_action.h"
 
@@ -35,6 +38,13 @@ static const em_host_api *g_host;
 static atomic_int g_shutdown;
 static atomic_int g_active_workers;
 
+/* The only OS calls of this plugin: a sleep and a monotonic clock for the
+ * sleepMs/workMs parameters (a real plugin keeps these in its platform
+ * layer, as pstsnap does in plugin/platform/). */
+#if defined(_WIN32)
+static void sleep_ms(unsigned ms) { Sleep(ms); }
+static uint64_t now_ms(void) { return GetTickCount64(); }
+#else
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -47,6 +57,7 @@ static uint64_t now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+#endif
 
 typedef struct instance {
     json_t *params;

@@ -1,0 +1,183 @@
+/* Win32 implementation of platform.h: renames, links, folders, small files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pf_win32.h"
+
+/* Virus scanners and sync clients open a file for a moment right after it
+ * was written; a rename that meets them fails with a sharing violation or
+ * "access denied". A few short retries ride that out; a real lock (the
+ * backup opened in Outlook) still fails after them. */
+#define RENAME_TRIES 10
+#define RENAME_PAUSE_MS 100
+
+ps_status pf_sync_dir(const char *path, ps_err *err)
+{
+    /* NTFS journals its metadata and MoveFileExW(WRITE_THROUGH) returns
+     * once the rename is on disk: nothing to flush per folder. */
+    (void)path;
+    (void)err;
+    return PS_OK;
+}
+
+ps_status pf_rename_replace(const char *from, const char *to, ps_err *err)
+{
+    wchar_t *wf, *wt = NULL;
+    ps_status s = pfw_path_err(from, &wf, err);
+    if (s == PS_OK)
+        s = pfw_path_err(to, &wt, err);
+    DWORD e = 0;
+    for (int i = 0; s == PS_OK && i < RENAME_TRIES; i++) {
+        /* REPLACE_EXISTING swaps the name over in one step (the old backup
+         * is never missing); WRITE_THROUGH returns only once it is durable. */
+        if (MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+            e = 0;
+            break;
+        }
+        e = GetLastError();
+        if (e != ERROR_SHARING_VIOLATION && e != ERROR_ACCESS_DENIED && e != ERROR_LOCK_VIOLATION)
+            break;
+        Sleep(RENAME_PAUSE_MS);
+    }
+    free(wf);
+    free(wt);
+    if (s == PS_OK && e)
+        s = pfw_err(err, e, "cannot rename into place", to);
+    return s;
+}
+
+ps_status pf_link(const char *existing, const char *new_path, ps_err *err)
+{
+    wchar_t *we, *wn = NULL;
+    ps_status s = pfw_path_err(existing, &we, err);
+    if (s == PS_OK)
+        s = pfw_path_err(new_path, &wn, err);
+    if (s == PS_OK && !CreateHardLinkW(wn, we, NULL)) {
+        DWORD e = GetLastError();
+        /* FAT/exFAT and many network shares have no hard links. */
+        if (e == ERROR_NOT_SUPPORTED || e == ERROR_INVALID_FUNCTION || e == ERROR_NOT_SAME_DEVICE) {
+            char why[256];
+            pfw_message(e, why, sizeof why);
+            s = ps_err_set(err, PS_ERR_UNSUPPORTED, "cannot link '%s': %s", new_path, why);
+        } else {
+            s = pfw_err(err, e, "cannot link", new_path);
+        }
+    }
+    free(we);
+    free(wn);
+    return s;
+}
+
+ps_status pf_unlink(const char *path, ps_err *err)
+{
+    wchar_t *w;
+    ps_status s = pfw_path_err(path, &w, err);
+    if (s != PS_OK)
+        return s;
+    if (!DeleteFileW(w)) {
+        DWORD e = GetLastError();
+        if (e != ERROR_FILE_NOT_FOUND && e != ERROR_PATH_NOT_FOUND)
+            s = pfw_err(err, e, "cannot remove", path);
+    }
+    free(w);
+    return s;
+}
+
+ps_status pf_mkdirs(const char *path, ps_err *err)
+{
+    char *p = _strdup(path);
+    if (!p)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    /* Start after the root (C:\ or \\server\share\): it exists or the
+     * path is no good anyway. */
+    size_t root = pfw_root_len(p);
+    if (root == 0)
+        root = 1;
+    ps_status st = PS_OK;
+    for (size_t i = root; st == PS_OK; i++) {
+        char c = p[i];
+        if (c != '\\' && c != '/' && c != '\0')
+            continue;
+        p[i] = '\0';
+        wchar_t *w = pfw_path(p);
+        if (!w) {
+            st = ps_err_set(err, PS_ERR_INVALID, "cannot use the path '%s': not valid UTF-8", p);
+        } else if (!CreateDirectoryW(w, NULL)) {
+            DWORD e = GetLastError();
+            /* ACCESS_DENIED on an existing folder we may not create in
+             * (a drive root) is fine as long as the folder is there. */
+            if (e != ERROR_ALREADY_EXISTS &&
+                !(e == ERROR_ACCESS_DENIED && GetFileAttributesW(w) != INVALID_FILE_ATTRIBUTES))
+                st = pfw_err(err, e, "cannot create folder", p);
+        }
+        free(w);
+        p[i] = c;
+        if (c == '\0')
+            break;
+    }
+    if (st == PS_OK) {
+        pf_stat s;
+        st = pf_lstat(path, &s, err);
+        if (st == PS_OK && s.kind != PF_KIND_DIR)
+            st = ps_err_set(err, PS_ERR_UNSAFE, "'%s' is not a folder (a link, junction or a file)",
+                            path);
+    }
+    free(p);
+    return st;
+}
+
+ps_status pf_write_file_atomic(const char *path, const void *data, size_t len, ps_err *err)
+{
+    char *tmp = malloc(strlen(path) + 32);
+    if (!tmp)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    sprintf(tmp, "%s.%lu.tmp", path, (unsigned long)GetCurrentProcessId());
+    pf_file *f = NULL;
+    ps_status st = pf_open_write(tmp, &f, NULL, err);
+    if (st == PS_OK)
+        st = pf_truncate(f, 0, err);
+    if (st == PS_OK)
+        st = pf_pwrite(f, data, len, 0, err);
+    if (st == PS_OK)
+        st = pf_sync(f, err);
+    ps_status cst = pf_close(f, st == PS_OK ? err : NULL);
+    if (st == PS_OK)
+        st = cst;
+    if (st == PS_OK)
+        st = pf_rename_replace(tmp, path, err);
+    if (st != PS_OK)
+        pf_unlink(tmp, NULL);
+    free(tmp);
+    return st;
+}
+
+ps_status pf_read_file(const char *path, size_t max_len, char **data, size_t *len, ps_err *err)
+{
+    *data = NULL;
+    *len = 0;
+    pf_file *f = NULL;
+    ps_status st = pf_open_read(path, &f, err);
+    if (st != PS_OK)
+        return st;
+    pf_stat s;
+    st = pf_fstat(f, &s, err);
+    if (st == PS_OK && s.size > max_len)
+        st = ps_err_set(err, PS_ERR_INVALID, "'%s' is %llu bytes, more than the %zu allowed", path,
+                        (unsigned long long)s.size, max_len);
+    char *buf = st == PS_OK ? malloc((size_t)s.size + 1) : NULL;
+    if (st == PS_OK && !buf)
+        st = ps_err_set(err, PS_ERR_NOMEM, "out of memory reading '%s'", path);
+    size_t got = 0;
+    if (st == PS_OK)
+        st = pf_pread(f, buf, (size_t)s.size, 0, &got, err);
+    pf_close(f, NULL);
+    if (st != PS_OK) {
+        free(buf);
+        return st;
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
+    return PS_OK;
+}
