@@ -227,6 +227,26 @@ typedef struct em_action {
 
     /* Free the instance (see lifecycle above). */
     void (*destroy)(void *instance);
+
+    /* --- optional; read only after EM_HAS_MEMBER(action, em_action, query) --
+     * An admin's question about what this action has done for a user,
+     * answered outside any trigger (`emhost status`, `emhost verify`). The
+     * host creates an instance from the node's parameters and an em_run for
+     * the user it acts for (so audit, expand_vars, user, state_dir, progress
+     * and is_cancelled work as in a run), calls query once, then destroys the
+     * instance. Runs synchronously on the calling thread.
+     *   command      "status" or "verify"; others give EM_ERR_PARAMS
+     *   args_json    a JSON object of command options ("{}" for none)
+     *   *result_json on EM_OK, a JSON object allocated by the plugin and
+     *                released by the host with free_result (never free():
+     *                the two may use different C runtimes)
+     * Returns EM_OK when the question was answered (the verdict is inside the
+     * result, e.g. {"healthy": false, ...}), EM_ERR_PARAMS for an unknown
+     * command or bad options, EM_ERR_RUNTIME when it could not be answered;
+     * errbuf says why. query and free_result are both set or both NULL. */
+    em_status (*query)(void *instance, em_run *run, const char *command, const char *args_json,
+                       char **result_json, char *errbuf, size_t errlen);
+    void (*free_result)(char *result_json);
 } em_action;
 
 /* What em_module_init hands back. Owned by the plugin. */
