@@ -221,11 +221,11 @@ static em_status shutdown_module(uint32_t deadline_ms)
 
 static const em_action actions[] = {
     {sizeof(em_action), "example.Echo", "Echo", "1.0.0", echo_schema, echo_validate, create,
-     echo_run, destroy},
+     echo_run, destroy, NULL, NULL},
     {sizeof(em_action), "example.Background", "Background work", "1.0.0", background_schema,
-     NULL, create, background_run, destroy},
+     NULL, create, background_run, destroy, NULL, NULL},
     {sizeof(em_action), "example.WhoAmI", "Who am I", "1.0.0", whoami_schema, NULL, create,
-     whoami_run, destroy},
+     whoami_run, destroy, NULL, NULL},
 };
 
 static const em_module module = {sizeof(em_module), EXAMPLE_BUILT_ABI, "example", "1.0.0",
