@@ -61,6 +61,8 @@ else
     echo "== demo PSTs: synthetic stand-ins ($samples not found)"
 fi
 chmod 600 "$outlook"/* "$documents"/*
+# Archives sit untouched for days; only the mailbox Outlook has open moves.
+touch -d '3 days ago' "$documents"/*
 
 # Outlook keeps its PSTs open and rewrites them while it runs.
 "$build/tests/tools/pstrewriter" "$outlook/Mail.pst" --seconds 30 >/dev/null &
