@@ -27,6 +27,8 @@ typedef struct copy_state {
     uint64_t start_block;   /* first block to read */
     uint64_t *known;        /* hashes already staged, to re-check (may be NULL) */
     uint64_t known_count;
+    const uint64_t *base;   /* hashes of the base cloned into blocks base_from.. */
+    uint64_t base_from, base_count;
     uint64_t since_checkpoint, last_checkpoint_ms;
     uint64_t throttle_start_ms, throttle_bytes;
 } copy_state;
@@ -34,6 +36,7 @@ typedef struct copy_state {
 static ps_status checkpoint(copy_state *c, ps_err *err)
 {
     /* Data first, then the records that vouch for it. */
+    FAULT_POINT("copy.staging.before-flush");
     ps_status s = pf_sync(c->staging, err);
     FAULT_POINT("copy.staging.flushed");
     if (s == PS_OK)
@@ -59,6 +62,8 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
         ps_emit(r->host, PS_WARNING, PS_EV_JOURNAL_UNTRUSTED, "pstsnap.journal.untrusted",
                 json_pack("{s:s, s:s}", "path", r->live_path, "reason", jerr.msg),
                 "copy of '%s' starts over: %s", r->live_path, jerr.msg);
+    if (s == PS_ERR_CORRUPT) /* a planted link or file in its place is removed, never followed */
+        pf_unlink(r->journal_path, NULL);
     if (!usable) {
         free(hashes);
         if ((s = journal_create(r->journal_path, &hdr, &c->journal, err)) != PS_OK)
@@ -105,6 +110,53 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
                 r->live_path, (unsigned long long)count,
                 same_source ? "" : ", re-checking them because the file changed");
     return s;
+}
+
+/* Start the staging file, past what the journal vouches for, as a clone of
+ * the last published backup. Best effort: whatever goes wrong, nothing is
+ * taken from the base and every block from there on is written. */
+static void clone_base(copy_state *c, copy_result *res)
+{
+    const copy_request *r = c->req;
+    const ps_blockmap *bm = r->base;
+    uint64_t from = c->known_count > c->start_block ? c->known_count : c->start_block;
+    if (!r->base_path || !bm || bm->block_size != r->block_size || from >= bm->block_count ||
+        from >= c->blocks)
+        return;
+    pf_file *base = NULL;
+    pf_stat st;
+    if (pf_open_read(r->base_path, &base, NULL) != PS_OK)
+        return;
+    /* The handle pins the file checked: a sync client renaming another
+     * file over the name now cannot slip its bytes into the clone. Checked
+     * again after the clone for one writing into it in place. What nothing
+     * vouches for is cut first: a clone of the base's partial last block
+     * must reach the staging file's end (btrfs refuses it otherwise). */
+    if (pf_fstat(base, &st, NULL) == PS_OK && blockmap_describes(bm, &st) &&
+        pf_truncate(c->staging, from * r->block_size, NULL) == PS_OK &&
+        pf_clone_file(base, c->staging, from * r->block_size, NULL) == PS_OK &&
+        pf_fstat(base, &st, NULL) == PS_OK && blockmap_describes(bm, &st)) {
+        FAULT_POINT("copy.base.cloned");
+        c->base = bm->hashes;
+        c->base_from = from;
+        c->base_count = bm->block_count;
+        res->cloned = 1;
+    }
+    pf_close(base, NULL);
+}
+
+/* The hash of what staging block b holds, when it is known. */
+static int staged_hash(const copy_state *c, uint64_t b, uint64_t *h)
+{
+    if (b < c->known_count) {
+        *h = c->known[b];
+        return 1;
+    }
+    if (c->base && b >= c->base_from && b < c->base_count) {
+        *h = c->base[b];
+        return 1;
+    }
+    return 0;
 }
 
 static void throttle(copy_state *c, size_t bytes)
@@ -156,11 +208,14 @@ static ps_status copy_blocks(copy_state *c, copy_result *res, unsigned char *buf
             const unsigned char *block = buf + i * bs;
             uint64_t h = ps_hash64(block, len);
             res->hashes[b + i] = h;
-            if (!(b + i < c->known_count && c->known[b + i] == h)) {
+            uint64_t staged;
+            if (!staged_hash(c, b + i, &staged) || staged != h) {
                 if ((s = pf_pwrite(c->staging, block, len, off + i * bs, err)) != PS_OK)
                     return s;
                 res->bytes_written += len;
                 FAULT_POINT("copy.block.written");
+            } else if (b + i >= c->known_count) {
+                res->cloned_blocks++;
             }
             if ((s = journal_append(c->journal, b + i, h, err)) != PS_OK)
                 return s;
@@ -223,6 +278,8 @@ ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err)
         s = pf_open_write(req->staging_path, &c.staging, NULL, err);
     if (s == PS_OK)
         s = prepare_resume(&c, res, err);
+    if (s == PS_OK)
+        clone_base(&c, res);
     c.last_checkpoint_ms = c.throttle_start_ms = pf_monotonic_ms();
     if (s == PS_OK)
         s = copy_blocks(&c, res, buf, err);

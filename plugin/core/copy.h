@@ -12,6 +12,19 @@
  * Cancellation is honoured between chunks (well under a second): the run
  * checkpoints, then returns PS_ERR_CANCELLED.
  *
+ * Delta: given the last published backup and its blockmap, and where the
+ * volume clones extents (btrfs, XFS), the staging file starts as a clone of
+ * that backup and only blocks whose hash differs from the blockmap's are
+ * written: a changed PST costs one read of the snapshot plus the writes of
+ * what changed. The backup is cloned only while it still is the file the
+ * blockmap describes (file id, size, mtime, checked on the open handle
+ * before and after the clone); a backup a sync client replaced, another
+ * block size, or a volume that cannot clone gets the full staged write.
+ * A resumed copy clones again past what its journal vouches for, so blocks
+ * the interrupted run wrote but did not journal are never taken on trust.
+ * Cloning gives the staging file its own extents map: writing it never
+ * changes the backup, nor a kept version linked to it.
+ *
  * Ownership: strings in copy_request are borrowed; copy_result.hashes is
  * malloc'd and freed by the caller (copy_result_free).
  */
@@ -20,6 +33,7 @@
 
 #include <stdint.h>
 
+#include "blockmap.h"
 #include "error.h"
 #include "host.h"
 
@@ -35,6 +49,8 @@ typedef struct copy_request {
     uint32_t max_bandwidth_mibps; /* 0 = unlimited */
     const ps_host *host;
     uint64_t progress_base, progress_total; /* run-wide progress accounting */
+    const char *base_path;   /* the last published backup, or NULL */
+    const ps_blockmap *base; /* its blockmap, or NULL: no delta */
 } copy_request;
 
 typedef struct copy_result {
@@ -43,7 +59,9 @@ typedef struct copy_result {
     uint64_t block_count;
     uint64_t bytes_read, bytes_written;
     uint64_t reused_blocks; /* taken over from an interrupted run */
+    uint64_t cloned_blocks; /* unchanged since the base: kept from its clone */
     int resumed;
+    int cloned;             /* the staging file started as a clone of the base */
 } copy_result;
 
 ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err);

@@ -656,6 +656,53 @@ static void test_staging_path_that_is_a_link_is_never_written_through(void **sta
     fixture_free(&f);
 }
 
+/* A volume that cannot clone (ext4, NTFS, a network share): the base and
+ * its blockmap are offered, the copy writes in full and is right. The
+ * delta itself is tested on btrfs in test_copy_reflink.c. */
+static void test_base_on_a_volume_that_cannot_clone_gets_a_full_write(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f, "copy_base_no_clone");
+    size_t len = 2 * CHUNK + 5;
+    unsigned char *data = make_data(len, 31);
+    write_source(f.source, data, len, 100);
+    copy_request r = request_for(&f, BS);
+    copy_result res;
+    expect_copy_ok(&r, &res);
+    char *final = ts_path(f.dir, "Mail backup.pst");
+    assert_int_equal(pf_rename_replace(f.staging, final, NULL), PS_OK);
+    assert_int_equal(pf_unlink(f.journal, NULL), PS_OK);
+    pf_stat st = ts_stat(final);
+    ps_blockmap base = {.block_size = BS, .size = st.size, .file_id = st.ino,
+                        .mtime_ns = st.mtime_ns, .block_count = res.block_count,
+                        .hashes = res.hashes};
+    data[BS + 1] ^= 1;
+    write_source(f.source, data, len, 50);
+    r = request_for(&f, BS);
+    r.base_path = final;
+    r.base = &base;
+    copy_result again;
+    ps_err err;
+    ps_status s = copy_file(&r, &again, &err);
+    if (s != PS_OK)
+        fail_msg("copy_file: %s", err.msg);
+    if (!again.cloned) {
+        assert_int_equal(again.bytes_written, len);
+        assert_int_equal(again.cloned_blocks, 0);
+    } else {
+        /* This temp folder is on a volume that clones (btrfs, XFS). */
+        assert_int_equal(again.bytes_written, BS);
+    }
+    assert_staged(&f, data, len);
+    assert_hashes(&again, data, len, BS);
+    copy_result_free(&again);
+    copy_result_free(&res);
+    free(final);
+    free(data);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_journal_of_another_block_size_is_not_reused),
         cmocka_unit_test(test_missing_or_linked_source_is_refused),
         cmocka_unit_test(test_staging_path_that_is_a_link_is_never_written_through),
+        cmocka_unit_test(test_base_on_a_volume_that_cannot_clone_gets_a_full_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

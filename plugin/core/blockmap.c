@@ -1,0 +1,97 @@
+#include "blockmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+
+#define HEADER_SIZE 64u
+/* 64 GiB of PST at the smallest block size (4 KiB): 16 M hashes. */
+#define MAX_BLOCKS (1u << 24)
+static const char magic[8] = {'P', 'S', 'T', 'S', 'N', 'A', 'P', 'B'};
+
+static uint64_t blocks_for(uint64_t size, uint32_t block_size)
+{
+    return size / block_size + (size % block_size != 0);
+}
+
+void blockmap_free(ps_blockmap *bm)
+{
+    free(bm->hashes);
+    bm->hashes = NULL;
+    bm->block_count = 0;
+}
+
+int blockmap_describes(const ps_blockmap *bm, const pf_stat *st)
+{
+    return st->kind == PF_KIND_FILE && st->ino == bm->file_id && st->size == bm->size &&
+           st->mtime_ns == bm->mtime_ns;
+}
+
+ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err)
+{
+    memset(bm, 0, sizeof *bm);
+    char *data = NULL;
+    size_t len = 0;
+    ps_status s = pf_read_file(path, HEADER_SIZE + 8u * (size_t)MAX_BLOCKS + 8u, &data, &len, err);
+    if (s == PS_ERR_INVALID)
+        return ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s' is larger than any of ours", path);
+    if (s != PS_OK)
+        return s;
+    const unsigned char *p = (const unsigned char *)data;
+    if (len < HEADER_SIZE + 8 || memcmp(p, magic, sizeof magic) != 0) {
+        free(data);
+        return ps_err_set(err, PS_ERR_CORRUPT, "'%s' is not a pstsnap blockmap", path);
+    }
+    if (ps_hash64(p, len - 8) != ps_get_u64le(p + len - 8)) {
+        free(data);
+        return ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s': checksum mismatch", path);
+    }
+    uint32_t version = ps_get_u32le(p + 8);
+    bm->block_size = ps_get_u32le(p + 12);
+    bm->size = ps_get_u64le(p + 16);
+    bm->file_id = ps_get_u64le(p + 24);
+    bm->mtime_ns = (int64_t)ps_get_u64le(p + 32);
+    bm->block_count = ps_get_u64le(p + 40);
+    if (version != PS_BLOCKMAP_VERSION || bm->block_size < 4096 ||
+        (bm->block_size & (bm->block_size - 1)) || bm->block_count > MAX_BLOCKS ||
+        bm->block_count != blocks_for(bm->size, bm->block_size) ||
+        len != HEADER_SIZE + 8 * bm->block_count + 8) {
+        free(data);
+        memset(bm, 0, sizeof *bm);
+        return ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s' is inconsistent", path);
+    }
+    bm->hashes = malloc((bm->block_count ? bm->block_count : 1) * sizeof *bm->hashes);
+    if (!bm->hashes) {
+        free(data);
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    for (uint64_t i = 0; i < bm->block_count; i++)
+        bm->hashes[i] = ps_get_u64le(p + HEADER_SIZE + 8 * i);
+    free(data);
+    return PS_OK;
+}
+
+ps_status blockmap_save(const char *path, const ps_blockmap *bm, ps_err *err)
+{
+    if (bm->block_count > MAX_BLOCKS)
+        return ps_err_set(err, PS_ERR_INVALID, "blockmap '%s': %llu blocks is too many", path,
+                          (unsigned long long)bm->block_count);
+    size_t len = HEADER_SIZE + 8 * (size_t)bm->block_count + 8;
+    unsigned char *p = calloc(1, len);
+    if (!p)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory writing '%s'", path);
+    memcpy(p, magic, sizeof magic);
+    ps_put_u32le(p + 8, PS_BLOCKMAP_VERSION);
+    ps_put_u32le(p + 12, bm->block_size);
+    ps_put_u64le(p + 16, bm->size);
+    ps_put_u64le(p + 24, bm->file_id);
+    ps_put_u64le(p + 32, (uint64_t)bm->mtime_ns);
+    ps_put_u64le(p + 40, bm->block_count);
+    for (uint64_t i = 0; i < bm->block_count; i++)
+        ps_put_u64le(p + HEADER_SIZE + 8 * i, bm->hashes[i]);
+    ps_put_u64le(p + len - 8, ps_hash64(p, len - 8));
+    ps_status s = pf_write_file_atomic(path, p, len, err);
+    free(p);
+    return s;
+}

@@ -1,0 +1,59 @@
+/*
+ * blockmap.h - the block hashes of a published backup, for the next delta.
+ *
+ * A changed PST is read once from its snapshot and hashed block by block;
+ * only blocks whose hash differs from the published backup's need writing,
+ * when the staging file starts as a clone of that backup (copy.h). The
+ * blockmap is what makes that safe: it records the hashes of exactly the
+ * bytes that were published, and the identity (file id, size, mtime) of the
+ * published file they describe. A sync client that replaced the backup
+ * leaves another identity, and the blockmap is then worthless: the copy is
+ * written in full.
+ *
+ * One blockmap per backup, in the user's state folder (never in the synced
+ * destination): kept out of the manifest because it grows with the file
+ * (8 bytes per block: 512 KiB for a 4 GiB PST at 64 KiB blocks) and is read
+ * only when a file changed, while the manifest is read on every run.
+ *
+ * Format (little-endian), version 1:
+ *   header, 64 bytes: "PSTSNAPB", u32 version, u32 block size, u64 size,
+ *   u64 file id, i64 mtime (ns), u64 block count, 8 reserved bytes
+ *   block count u64 hashes
+ *   u64 XXH3 of everything before it
+ * A damaged file is PS_ERR_CORRUPT: the caller forgets it and writes in full.
+ *
+ * Ownership: blockmap_load fills a caller-owned ps_blockmap whose hashes
+ * are malloc'd (blockmap_free); blockmap_save borrows what it is given.
+ */
+#ifndef PS_BLOCKMAP_H
+#define PS_BLOCKMAP_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "platform.h"
+
+#define PS_BLOCKMAP_VERSION 1u
+
+typedef struct ps_blockmap {
+    uint32_t block_size;
+    uint64_t size;    /* bytes in the published file */
+    uint64_t file_id; /* pf_stat.ino of the published file */
+    int64_t mtime_ns; /* pf_stat.mtime_ns of the published file */
+    uint64_t block_count;
+    uint64_t *hashes; /* block_count hashes, ps_hash64 of each block */
+} ps_blockmap;
+
+/* PS_ERR_NOTFOUND when there is none, PS_ERR_CORRUPT when it is damaged or
+ * inconsistent (hash count not matching size and block size). */
+ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err);
+/* Write atomically (temp file, flush, rename). */
+ps_status blockmap_save(const char *path, const ps_blockmap *bm, ps_err *err);
+void blockmap_free(ps_blockmap *bm);
+
+/* Does `bm` describe the file `st` was taken of? The device is left out on
+ * purpose: btrfs gives each subvolume an anonymous device number that may
+ * change at the next mount, and the path already names the volume. */
+int blockmap_describes(const ps_blockmap *bm, const pf_stat *st);
+
+#endif
