@@ -6,8 +6,15 @@
  * Each FAULT_POINT reached increments a process-wide counter. With
  * PSTSNAP_FAULT_KILL_AT=N in the environment the process kills itself
  * (SIGKILL: no cleanup, like a power cut or a task-manager kill) at the Nth
- * point; with PSTSNAP_FAULT_TRACE=FILE every point reached is appended to
- * FILE as "N name", so a test can count the points and aim at each.
+ * point, or with PSTSNAP_FAULT_KILL_AT=NAME#K at the Kth point called NAME;
+ * with PSTSNAP_FAULT_TRACE=FILE every point reached is appended to FILE as
+ * "N name", so a test can count the points and aim at each. While tracing or
+ * killing, every write of the POSIX layer is made in two halves with the
+ * point "write.torn" between them (a torn write).
+ *
+ * The same build reads PSTSNAP_FAULT_ERROR (plugin/platform/posix/
+ * pf_fault_posix.c) to make chosen reads, writes, flushes, opens and renames
+ * fail with an errno or transfer only half their bytes.
  */
 #ifndef PS_FAULT_H
 #define PS_FAULT_H

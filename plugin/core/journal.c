@@ -137,6 +137,7 @@ ps_status journal_create(const char *path, const ps_journal_header *hdr, ps_jour
     ps_journal *j = *out;
     if ((s = pf_truncate(j->file, 0, err)) == PS_OK && (s = pf_pwrite(j->file, buf, HEADER_SIZE, 0, err)) == PS_OK)
         s = pf_sync(j->file, err);
+    FAULT_POINT("journal.created");
     if (s != PS_OK) {
         journal_close(j, NULL);
         *out = NULL;
@@ -180,6 +181,7 @@ ps_status journal_commit(ps_journal *j, ps_err *err)
         return PS_OK;
     size_t len = j->pending_count * RECORD_SIZE;
     ps_status s = pf_pwrite(j->file, j->pending, len, j->end, err);
+    FAULT_POINT("journal.before-flush");
     if (s == PS_OK)
         s = pf_sync(j->file, err);
     if (s != PS_OK)

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../../core/fault.h"
 #include "../platform.h"
 #include "pf_posix.h"
 
@@ -96,6 +98,9 @@ ps_status pf_sync_dir(const char *path, ps_err *err)
 
 ps_status pf_rename_replace(const char *from, const char *to, ps_err *err)
 {
+    int fault = pf_fault_inject("rename", to);
+    if (fault > 0)
+        return pf_errno_err(err, fault, "cannot rename into place", to);
     if (rename(from, to) != 0)
         return pf_errno_err(err, errno, "cannot rename into place", to);
     char *dir = pf_dirname(to);
@@ -152,8 +157,36 @@ ps_status pf_mkdirs(const char *path, ps_err *err)
     return st;
 }
 
+/* A run killed between writing "<path>.<pid>.tmp" and renaming it left
+ * that file behind, and nothing else would ever remove it: remove the
+ * temporary files of `path` whose writer is gone (a live pid may be a run
+ * writing right now). */
+static void remove_stale_temps(const char *path)
+{
+    char *dir = pf_dirname(path);
+    const char *base = pf_basename(path);
+    size_t base_len = strlen(base);
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        const char *name = e->d_name, *p = name + base_len;
+        if (strncmp(name, base, base_len) != 0 || *p != '.' || !(p[1] >= '0' && p[1] <= '9'))
+            continue;
+        char *end = NULL;
+        long pid = strtol(p + 1, &end, 10);
+        if (!end || strcmp(end, ".tmp") != 0 || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), name, 0);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 ps_status pf_write_file_atomic(const char *path, const void *data, size_t len, ps_err *err)
 {
+    remove_stale_temps(path);
     char *tmp = malloc(strlen(path) + 32);
     if (!tmp)
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
@@ -169,6 +202,7 @@ ps_status pf_write_file_atomic(const char *path, const void *data, size_t len, p
     ps_status cst = pf_close(f, st == PS_OK ? err : NULL);
     if (st == PS_OK)
         st = cst;
+    FAULT_POINT("atomic-file.written"); /* the new text is flushed, not yet in place */
     if (st == PS_OK)
         st = pf_rename_replace(tmp, path, err);
     if (st != PS_OK)
