@@ -4,7 +4,7 @@
  * custom action):
  *
  *   rundll32.exe pstsnap.dll,BackupPsts PARAMS.json [--destination DIR]
- *                [--state-dir DIR] [--log FILE]
+ *                [--state-dir DIR] [--log FILE] [--user-sid SID]
  *
  * PARAMS.json  the action's parameters object, exactly as in a policy
  *              (schemas/backup-psts.parameters.schema.json).
@@ -14,6 +14,9 @@
  * --state-dir  where manifests, journals and locks live; default
  *              %LOCALAPPDATA%\pstsnap\pstsnap.BackupPsts.
  * --log FILE   also append every event to FILE as one JSON object a line.
+ * --user-sid SID  run for that user (Run As System on their behalf): only
+ *              PSTs the user may read are copied, what is created is given
+ *              to them, and their Outlook profiles (HKEY_USERS\SID) are read.
  *
  * %VARIABLES% in paths are expanded from the environment of the user
  * rundll32 runs as; an unset one (or an EM $(Variable) left in the file)
@@ -129,12 +132,14 @@ static char *expand_path(const char *text, char *why, size_t why_len)
 static int run_backup(int argc, wchar_t **argv, cli_host *h)
 {
     ps_host host = {.ctx = h, .event = cli_event, .cancelled = cli_cancelled};
-    char *params_path = NULL, *dest_arg = NULL, *state_arg = NULL, *log_arg = NULL;
+    char *params_path = NULL, *dest_arg = NULL, *state_arg = NULL, *log_arg = NULL,
+         *sid_arg = NULL;
     int usage = argc < 1;
     for (int i = 0; i < argc && !usage; i++) {
         char **slot = !wcscmp(argv[i], L"--destination") ? &dest_arg
                     : !wcscmp(argv[i], L"--state-dir")   ? &state_arg
                     : !wcscmp(argv[i], L"--log")         ? &log_arg
+                    : !wcscmp(argv[i], L"--user-sid")    ? &sid_arg
                     : !params_path                       ? &params_path
                                                          : NULL;
         if (!slot || (slot != &params_path && ++i >= argc)) {
@@ -161,7 +166,7 @@ static int run_backup(int argc, wchar_t **argv, cli_host *h)
     if (usage || !params_path) {
         ps_emit(&host, PS_ERROR, PS_EV_BAD_PARAMETERS, "pstsnap.parameters.invalid", NULL,
                 "usage: rundll32 pstsnap.dll,BackupPsts PARAMS.json [--destination DIR] "
-                "[--state-dir DIR] [--log FILE]");
+                "[--state-dir DIR] [--log FILE] [--user-sid SID]");
         goto done;
     }
     if (pf_read_file(params_path, PARAMS_MAX_BYTES, &text, &len, &err) != PS_OK ||
@@ -202,7 +207,9 @@ static int run_backup(int argc, wchar_t **argv, cli_host *h)
         pf_io_priority_low(NULL);
     ps_job job = {.params = &params, .destination = dest, .sources = sources,
                   .source_count = nsources, .state_dir = state, .owner_uid = -1,
-                  .owner_gid = -1, .user_sid = NULL, .host = &host};
+                  .owner_gid = -1,
+                  .user_sid = sid_arg && strncmp(sid_arg, "S-1-", 4) == 0 ? sid_arg : NULL,
+                  .host = &host};
     ps_summary sum;
     code = sources && pipeline_run(&job, &sum, &err) == PS_OK ? 0 : 1;
 done:
@@ -218,6 +225,7 @@ done:
     free(dest_arg);
     free(state_arg);
     free(log_arg);
+    free(sid_arg);
     return code;
 }
 

@@ -79,6 +79,10 @@ static ps_status consider_file(walk *w, const char *path, const char *rel, const
         skipped(w, path, "not owned by the user the backup runs for");
         return PS_OK;
     }
+    if (r->user_sid && pf_user_can_read(path, r->user_sid, &why) != PS_OK) {
+        skipped(w, path, why.msg);
+        return PS_OK;
+    }
     size_t n = strlen(label) + strlen(rel) + 2;
     char *key = malloc(n);
     if (!key)
@@ -301,6 +305,8 @@ static ps_status consider_profile_psts(walk *w, char *const *labels, ps_err *err
                              "never followed)");
         } else if (r->owner_uid >= 0 && st.owner_uid >= 0 && st.owner_uid != r->owner_uid) {
             skipped(w, path, "not owned by the user the backup runs for");
+        } else if (r->user_sid && pf_user_can_read(path, r->user_sid, &why) != PS_OK) {
+            skipped(w, path, why.msg);
         } else if (!already_found(w, &st)) {
             size_t n = strlen(label) + strlen(rel) + 2;
             char *key = malloc(n);

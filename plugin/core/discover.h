@@ -57,6 +57,9 @@ typedef struct discover_request {
      * two backups; one also found in a source folder is taken once. */
     char *const *profile_psts;
     size_t profile_pst_count;
+    /* Windows, elevated for a user: skip (with a warning) files that user
+     * may not read (pf_user_can_read). NULL: no such check. */
+    const char *user_sid;
 } discover_request;
 
 /* Fails only when out of memory; everything else is a warning event. */

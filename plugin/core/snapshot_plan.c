@@ -58,7 +58,13 @@ static int create_group(snapshot_plan *p, size_t g, const char *records_dir, con
     ps_err err;
     ps_status s = snap_record_open(records_dir, grp->provider->name, &grp->record, &err);
     FAULT_POINT("snapshot.before-create");
-    if (s == PS_OK)
+    /* A provider that can wait long is told how to learn of a logoff. */
+    snap_cancel cancel = {.cancelled = host ? host->cancelled : NULL,
+                          .ctx = host ? host->ctx : NULL};
+    if (s == PS_OK && grp->provider->create_cancellable)
+        s = grp->provider->create_cancellable(members, n, grp->record, &cancel, &grp->session,
+                                              &err);
+    else if (s == PS_OK)
         s = grp->provider->create(members, n, grp->record, &grp->session, &err);
     FAULT_POINT("snapshot.after-create");
     free(members);
@@ -136,6 +142,8 @@ ps_status snapshot_plan_create(const char *const *paths, size_t count, const cha
             snprintf(p->providers + used, sizeof p->providers - used, "%s%s", used ? "," : "",
                      cands[c]->name);
             p->group_count++;
+        } else if (p->last_failure.code == PS_ERR_CANCELLED) {
+            break; /* logoff: no next method either; the files resume next run */
         } else if (c + 1 < ncand) {
             ps_emit(host, PS_WARNING, PS_EV_SNAPSHOT_FALLBACK, "pstsnap.snapshot.fallback",
                     json_pack("{s:s, s:s}", "provider", cands[c]->name, "reason",
@@ -164,6 +172,11 @@ ps_status snapshot_plan_map(snapshot_plan *p, size_t i, char **read_path, int *l
 }
 
 const char *snapshot_plan_providers(const snapshot_plan *p) { return p->providers; }
+
+const char *snapshot_plan_failure(const snapshot_plan *p)
+{
+    return p->last_failure.msg[0] ? p->last_failure.msg : NULL;
+}
 
 size_t snapshot_plan_sessions(const snapshot_plan *p) { return p->group_count; }
 

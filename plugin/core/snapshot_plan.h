@@ -35,6 +35,10 @@ ps_status snapshot_plan_map(snapshot_plan *p, size_t i, char **read_path, int *l
                             const char **provider, ps_err *err);
 /* Names of the providers used, comma-separated, for the summary. */
 const char *snapshot_plan_providers(const snapshot_plan *p);
+/* Why the last snapshot method that failed to create a snapshot failed
+ * (e.g. VSS without elevation), or NULL when none failed. Borrowed from the
+ * plan. For telling an admin why a locked file was read without one. */
+const char *snapshot_plan_failure(const snapshot_plan *p);
 /* Number of snapshot sessions actually created. */
 size_t snapshot_plan_sessions(const snapshot_plan *p);
 /* Release every session; failures are reported as events and left to the

@@ -76,6 +76,14 @@ ps_status pf_truncate(pf_file *f, uint64_t size, ps_err *err);
 ps_status pf_sync(pf_file *f, ps_err *err);
 /* Close; reports deferred write errors. NULL is fine. */
 ps_status pf_close(pf_file *f, ps_err *err);
+/* Make dst's bytes from offset `from` on share src's (a copy-on-write clone
+ * of src[from, end) to the same offset in dst: nothing is read or written,
+ * and later writes to either file leave the other as it was). dst ends at
+ * least as long as src. `from` must be a multiple of the volume's block
+ * size. PS_ERR_UNSUPPORTED, dst unchanged, where the volume cannot clone
+ * (Linux: FICLONERANGE on btrfs and XFS; other filesystems, two volumes;
+ * Windows: not yet, see pf_clone_win32.c); the caller then writes. */
+ps_status pf_clone_file(pf_file *src, pf_file *dst, uint64_t from, ps_err *err);
 /* Lock an open file exclusively without waiting: PS_OK, or PS_ERR_BUSY
  * while another handle (of this or any process) holds the lock. The lock
  * goes with pf_close or the death of the process, and never blocks reading
@@ -161,13 +169,26 @@ void pf_path_list_free(pf_path_list *list);
  * the run acts for, when this process runs as someone else (root acting for
  * the logged-on user), so that the user's sync client can replace or delete
  * it. uid -1 (not elevated, or Windows), or a process already running as
- * uid, changes nothing; gid -1 keeps the group. Never follows a link, and
+ * uid, changes nothing; gid -1 keeps the group. user_sid is the Windows
+ * form of the user (NULL: not acting for anyone). Never follows a link, and
  * refuses anything but a folder or a regular file with one link (a hard
  * link planted in the user's folder must not hand them someone else's
  * file). PS_OK when the entry is (now) the user's.
- * POSIX: open with O_NOFOLLOW, fstat, fchown.
- * Windows: a no-op returning PS_OK - new files and folders inherit the
- * destination folder's ACL, which already grants the user access. */
-ps_status pf_give_to_user(const char *path, int64_t uid, int64_t gid, ps_err *err);
+ * POSIX: open with O_NOFOLLOW, fstat, fchown; user_sid is ignored.
+ * Windows: uid and gid are ignored; with a user_sid, the entry (opened as
+ * itself, never a reparse point's target) gets that user as its owner. Its
+ * DACL is left as inherited from the destination folder, which already
+ * grants the user access (see pf_owner_win32.c for why that suffices). */
+ps_status pf_give_to_user(const char *path, int64_t uid, int64_t gid, const char *user_sid,
+                          ps_err *err);
+/* Whether the user `user_sid` (a Windows SID, the user an elevated run acts
+ * for) may read the file at `path`: PS_OK, or PS_ERR_ACCESS with the
+ * reason. user_sid NULL: PS_OK.
+ * Windows: AuthzAccessCheck of the file's security descriptor for the
+ * user; where Authz cannot build the user's context, the DACL for the
+ * user's SID and the groups of every logon (it can only under-grant).
+ * POSIX: PS_OK - a POSIX run acts for a uid, never a SID, and discovery's
+ * owner check (owner_uid) is what keeps other users' files out there. */
+ps_status pf_user_can_read(const char *path, const char *user_sid, ps_err *err);
 
 #endif /* PS_PLATFORM_H */

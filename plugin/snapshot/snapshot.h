@@ -31,6 +31,16 @@
 typedef struct snap_record snap_record;   /* see snapshot_record.c */
 typedef struct snap_session snap_session; /* provider-specific */
 
+/* How a provider whose create can wait long (VSS: seconds to minutes on the
+ * service) learns that the run must stop (logoff, shutdown). The struct is
+ * borrowed for the call; a provider that also polls it in release (vss)
+ * keeps a copy; ctx must outlive the session. cancelled may be NULL (never
+ * cancelled). */
+typedef struct snap_cancel {
+    int (*cancelled)(void *ctx);
+    void *ctx;
+} snap_cancel;
+
 typedef struct snap_provider {
     const char *name; /* "btrfs", "reflink", "vss", "none" */
     /* Nonzero when files read through this provider are NOT frozen and the
@@ -53,6 +63,12 @@ typedef struct snap_provider {
     /* Remove one artifact named in a record a crashed run left. An artifact
      * that no longer exists counts as removed (PS_OK). */
     ps_status (*remove_artifact)(const char *artifact, ps_err *err);
+    /* Optional, appended (NULL: create is quick and ignores cancellation, as
+     * btrfs, reflink and none are): create, polling `cancel` (may be NULL)
+     * while it waits, and failing with PS_ERR_CANCELLED when it is set.
+     * Callers use it when present, else create. */
+    ps_status (*create_cancellable)(const char *const *paths, size_t count, snap_record *record,
+                                    const snap_cancel *cancel, snap_session **out, ps_err *err);
 } snap_provider;
 
 /* The providers compiled into this build, best first, for "auto". */

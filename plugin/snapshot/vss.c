@@ -6,45 +6,63 @@
  * must load where VSS is missing or stubbed (Windows PE, Wine), and there
  * "auto" falls back to the next provider with an event.
  *
- * The requester sequence, one snapshot set per session:
+ * The requester sequence, one snapshot set per session, in the order of
+ * Microsoft's "Overview of Processing a Backup Under VSS":
  *   CreateVssBackupComponentsInternal -> InitializeForBackup -> SetContext
- *   -> SetBackupState -> StartSnapshotSet -> AddToSnapshotSet (one per
- *   volume holding a file of the set; every snapshot id is written to the
- *   record BEFORE DoSnapshotSet makes it) -> PrepareForBackup ->
- *   DoSnapshotSet -> GetSnapshotProperties (the device object,
- *   \\?\GLOBALROOT\Device\HarddiskVolumeShadowCopyN) -> copy ->
- *   DeleteSnapshots on release.
+ *   -> SetBackupState (copy backup, no components) -> GatherWriterMetadata
+ *   -> StartSnapshotSet -> AddToSnapshotSet (one per volume holding a file
+ *   of the set; every snapshot id is written to the record BEFORE
+ *   DoSnapshotSet makes it) -> PrepareForBackup -> DoSnapshotSet ->
+ *   GetSnapshotProperties (the device object,
+ *   \\?\GLOBALROOT\Device\HarddiskVolumeShadowCopyN) -> copy -> release:
+ *   BackupComplete -> DeleteSnapshots.
+ * GatherWriterMetadata is called although this context has no writers:
+ * the documentation calls it a required step of backup initialisation, and
+ * a backup-context components object that skipped it may answer
+ * PrepareForBackup with VSS_E_BAD_STATE - which would read as "not
+ * elevated". It costs one Identify round (about a second). BackupComplete
+ * tells VSS the backup is over before the set is deleted; with a copy
+ * backup it touches no writer's history.
  *
- * Context: VSS_CTX_FILE_SHARE_BACKUP, i.e. VSS_CTX_BACKUP without writers.
+ * Context: VSS_CTX_FILE_SHARE_BACKUP (VSS_CTX_BACKUP without writers,
+ * non-persistent, auto-released), weighed against VSS_CTX_CLIENT_ACCESSIBLE
+ * (persistent, so an interrupted copy could go on from the same snapshot):
+ *  - Resume does not need the same snapshot. The journal keeps a hash of
+ *    every copied block; the next run snapshots again and re-reads only to
+ *    compare, rewriting the blocks Outlook changed meanwhile. What is lost is
+ *    one re-read of the copied part, not the copy.
+ *  - A persistent snapshot that a killed run leaves (logoff, power cut - the
+ *    cases resume is for) holds diff-area space and counts toward the
+ *    64-per-volume limit until some later run deletes it; if pstsnap is
+ *    uninstalled meanwhile, nothing ever does. A non-persistent one goes
+ *    when this process ends, whatever ends it.
+ *  - CLIENT_ACCESSIBLE is the context of Shadow Copies for Shared Folders:
+ *    its snapshots are meant to be seen by users as Previous Versions, not
+ *    to be a backup tool's private, short-lived view.
  *  - Outlook has no VSS writer, so writers add nothing for a PST: its copy is
  *    crash-consistent either way, like after a power cut, which a PST
- *    survives (and the copy is verified before it is published).
- *  - Writers cost: GatherWriterMetadata and the freeze/thaw of every writer
- *    on the machine (SQL, Hyper-V, system state) take seconds to minutes
- *    while the user works, and a failing writer unrelated to mail would fail
- *    our snapshot.
- *  - It is non-persistent and auto-released: when this process dies (killed,
- *    logoff), VSS deletes the snapshot itself, so a crash cannot leak one
- *    even before the record is swept. VSS_CTX_CLIENT_ACCESSIBLE would let an
- *    interrupted copy resume from the same snapshot, but a persistent
- *    snapshot left by a killed run costs the user diff-area space until the
- *    next run, and resume does not need it: the journal's block hashes
- *    notice what changed between two snapshots.
- * It is still a backup context, so VSS's state machine wants SetBackupState
- * and PrepareForBackup before DoSnapshotSet; with no writers both return at
- * once. GatherWriterMetadata and BackupComplete only talk to writers and are
- * left out.
+ *    survives (and the copy is verified before it is published); writers'
+ *    freeze/thaw (SQL, Hyper-V, system state) would only cost the user time
+ *    and let an unrelated failing writer fail our snapshot.
  *
- * Failures (see vss-notes.md) become one clear message each: not elevated,
- * service disabled, VSS absent (Wine's E_NOTIMPL), another snapshot set in
- * progress (retried briefly), shadow storage full, 64-snapshot limit,
- * unsupported volume (FAT, network share: refused by probe).
+ * Cancellation: every IVssAsync is polled every 250 ms; between polls the
+ * run's cancel flag (snap_cancel, from the host: logoff, shutdown) is read,
+ * and when set the operation is cancelled (IVssAsync_Cancel, then
+ * AbortBackup) and create fails with PS_ERR_CANCELLED at once. A stuck
+ * operation is also cancelled after 5 minutes.
+ *
+ * Failures (see vss-notes.md) become one clear message each
+ * (vss_hresult_reason, tested on its own): not elevated, service disabled,
+ * VSS absent (Wine's E_NOTIMPL), another snapshot set in progress (retried
+ * with back-off), shadow storage full, 64-snapshot limit, unsupported
+ * volume (FAT and network shares are also refused early by probe).
  *
  * Artifacts: "{snapshot id}" - deleted by id by the next run if this one
  * died before releasing (normally VSS has already auto-released it).
  */
 #define COBJMACROS
 #include "snapshot.h"
+#include "vss_reason.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +84,8 @@
  * window is 10 s, so minutes mean something is stuck. */
 #define ASYNC_POLL_MS 250
 #define ASYNC_TIMEOUT_MS (5 * 60 * 1000)
+/* BackupComplete on release: cleanup must not hang a logoff. */
+#define RELEASE_TIMEOUT_MS (30 * 1000)
 
 typedef HRESULT(WINAPI *create_components_fn)(IVssBackupComponents **);
 typedef void(WINAPI *free_props_fn)(VSS_SNAPSHOT_PROP *);
@@ -91,6 +111,7 @@ struct snap_session {
     size_t nvolumes;
     vss_file *files;
     size_t count;
+    snap_cancel cancel; /* copied from create; polled by release too */
 };
 
 /* --- vssapi.dll, loaded once ------------------------------------------- */
@@ -115,31 +136,46 @@ static BOOL CALLBACK load_vssapi(PINIT_ONCE once, PVOID param, PVOID *ctx)
 }
 
 /* --- HRESULTs -> messages ------------------------------------------------ */
-static ps_status vss_error(ps_err *err, HRESULT hr, const char *step, const char *where)
+const char *vss_hresult_reason(long hr, ps_status *status)
 {
-    const char *why;
     ps_status st = PS_ERR_IO;
-    switch (hr) {
+    const char *why = NULL;
+    switch ((HRESULT)hr) {
     case E_NOTIMPL:
+    case REGDB_E_CLASSNOTREG:
         st = PS_ERR_UNSUPPORTED;
-        why = "Volume Shadow Copy is not implemented on this system (Wine, Windows PE)";
+        why = "Volume Shadow Copy is not available on this system (Wine, Windows PE, or VSS "
+              "not installed)";
         break;
     case E_ACCESSDENIED:
-    case VSS_E_BAD_STATE:
-        /* E_ACCESSDENIED is the documented answer for a caller without
-         * backup rights; VSS_E_BAD_STATE right after creation means the same
-         * in practice (restic#4986). */
+    case HRESULT_FROM_WIN32(ERROR_PRIVILEGE_NOT_HELD):
+        /* The documented answer for a caller that is not elevated or lacks
+         * the backup privilege (restic#4986). */
         st = PS_ERR_ACCESS;
         why = "creating a shadow copy needs administrator or backup rights in an elevated "
               "process: set the action's Run As to System";
+        break;
+    case VSS_E_BAD_STATE:
+        /* Right after creation this is what a non-elevated token gets on
+         * some Windows versions; later in the sequence it is a bug. */
+        st = PS_ERR_ACCESS;
+        why = "VSS refused the request (bad state); this usually means the process is not "
+              "elevated: set the action's Run As to System";
         break;
     case HRESULT_FROM_WIN32(ERROR_SERVICE_DISABLED):
         st = PS_ERR_UNSUPPORTED;
         why = "the Volume Shadow Copy service (VSS) is disabled: set its start type to Manual";
         break;
+    case HRESULT_FROM_WIN32(ERROR_SERVICE_DOES_NOT_EXIST):
+    case VSS_E_WRITER_INFRASTRUCTURE:
+        st = PS_ERR_UNSUPPORTED;
+        why = "the Volume Shadow Copy service or the COM+ Event System it needs is not "
+              "running or not working: check both services";
+        break;
     case VSS_E_SNAPSHOT_SET_IN_PROGRESS:
         st = PS_ERR_BUSY;
-        why = "another program is creating a shadow copy right now and did not finish in time";
+        why = "another program is creating a shadow copy right now and did not finish in time; "
+              "the next run retries";
         break;
     case VSS_E_INSUFFICIENT_STORAGE:
         why = "the shadow storage (diff area) is too small or full - this is not free disk "
@@ -169,20 +205,42 @@ static ps_status vss_error(ps_err *err, HRESULT hr, const char *step, const char
     case HRESULT_FROM_WIN32(ERROR_TIMEOUT):
         why = "the shadow copy did not complete within 5 minutes and was cancelled";
         break;
-    default: {
+    case HRESULT_FROM_WIN32(ERROR_CANCELLED):
+        st = PS_ERR_CANCELLED;
+        why = "stopped for logoff or shutdown before the shadow copy was complete";
+        break;
+    default:
+        break;
+    }
+    if (why && status)
+        *status = st;
+    return why;
+}
+
+static ps_status vss_error(ps_err *err, HRESULT hr, const char *step, const char *where)
+{
+    ps_status st = PS_ERR_IO;
+    const char *why = vss_hresult_reason(hr, &st);
+    if (!why) {
         char sys[256];
         pfw_message((DWORD)hr, sys, sizeof sys);
         return ps_err_set(err, PS_ERR_IO, "VSS %s failed for %s: HRESULT 0x%08lx, %s", step, where,
                           (unsigned long)hr, sys);
     }
-    }
     return ps_err_set(err, st, "VSS %s failed for %s: %s (HRESULT 0x%08lx)", step, where, why,
                       (unsigned long)hr);
 }
 
+static int is_cancelled(const snap_cancel *cancel)
+{
+    return cancel && cancel->cancelled && cancel->cancelled(cancel->ctx);
+}
+
 /* Wait for an asynchronous VSS call and return its outcome. "Pending" is
- * never taken for done (restic#3390): QueryStatus must say finished. */
-static HRESULT wait_async(IVssAsync *async)
+ * never taken for done (restic#3390): QueryStatus must say finished. The
+ * run's cancel flag is read between polls; cancelling or running out of
+ * time cancels the operation itself, so VSS does not go on without us. */
+static HRESULT wait_async(IVssAsync *async, const snap_cancel *cancel, DWORD timeout_ms)
 {
     HRESULT result = E_UNEXPECTED;
     for (DWORD waited = 0;; waited += ASYNC_POLL_MS) {
@@ -198,7 +256,12 @@ static HRESULT wait_async(IVssAsync *async)
         }
         if (result != VSS_S_ASYNC_PENDING)
             break;
-        if (waited >= ASYNC_TIMEOUT_MS) {
+        if (is_cancelled(cancel)) {
+            IVssAsync_Cancel(async);
+            result = HRESULT_FROM_WIN32(ERROR_CANCELLED);
+            break;
+        }
+        if (waited >= timeout_ms) {
             IVssAsync_Cancel(async);
             result = HRESULT_FROM_WIN32(ERROR_TIMEOUT);
             break;
@@ -208,15 +271,17 @@ static HRESULT wait_async(IVssAsync *async)
     if (result == VSS_S_ASYNC_FINISHED)
         return S_OK;
     if (result == VSS_S_ASYNC_CANCELLED)
-        return HRESULT_FROM_WIN32(ERROR_TIMEOUT);
+        return is_cancelled(cancel) ? HRESULT_FROM_WIN32(ERROR_CANCELLED)
+                                    : HRESULT_FROM_WIN32(ERROR_TIMEOUT);
     return result;
 }
 
-static HRESULT run_async(HRESULT started, IVssAsync *async)
+static HRESULT run_async(HRESULT started, IVssAsync *async, const snap_cancel *cancel,
+                         DWORD timeout_ms)
 {
     if (FAILED(started))
         return started;
-    return wait_async(async);
+    return wait_async(async, cancel, timeout_ms);
 }
 
 /* --- COM and the backup components object ------------------------------- */
@@ -399,15 +464,22 @@ static void guid_text(const VSS_ID *id, char *buf, size_t len)
              id->Data4[2], id->Data4[3], id->Data4[4], id->Data4[5], id->Data4[6], id->Data4[7]);
 }
 
-/* One attempt at the whole snapshot set. */
+/* One attempt at the whole snapshot set, on a components object that has
+ * been through InitializeForBackup and SetContext. */
 static HRESULT make_snapshot_set(snap_session *s, snap_record *record, const char **step,
                                  ps_err *err, ps_status *record_failed)
 {
     IVssAsync *async = NULL;
+    const snap_cancel *cancel = &s->cancel;
     *step = "SetBackupState";
-    /* Copy backup: no writer history is touched (nothing else's incremental
-     * backups are disturbed by ours). */
+    /* Copy backup without components: no writer's backup history is touched
+     * (nothing else's incremental backups are disturbed by ours). */
     HRESULT hr = IVssBackupComponents_SetBackupState(s->vss, FALSE, FALSE, VSS_BT_COPY, FALSE);
+    if (FAILED(hr))
+        return hr;
+    *step = "GatherWriterMetadata";
+    hr = run_async(IVssBackupComponents_GatherWriterMetadata(s->vss, &async), async, cancel,
+                   ASYNC_TIMEOUT_MS);
     if (FAILED(hr))
         return hr;
     *step = "StartSnapshotSet";
@@ -426,12 +498,15 @@ static HRESULT make_snapshot_set(snap_session *s, snap_record *record, const cha
             return E_ABORT;
     }
     *step = "PrepareForBackup";
-    hr = run_async(IVssBackupComponents_PrepareForBackup(s->vss, &async), async);
+    async = NULL;
+    hr = run_async(IVssBackupComponents_PrepareForBackup(s->vss, &async), async, cancel,
+                   ASYNC_TIMEOUT_MS);
     if (FAILED(hr))
         return hr;
     *step = "DoSnapshotSet";
     async = NULL;
-    return run_async(IVssBackupComponents_DoSnapshotSet(s->vss, &async), async);
+    return run_async(IVssBackupComponents_DoSnapshotSet(s->vss, &async), async, cancel,
+                     ASYNC_TIMEOUT_MS);
 }
 
 /* Where each file reads in the snapshot: device object + path below the
@@ -467,8 +542,9 @@ static ps_status map_files(snap_session *s, ps_err *err)
     return PS_OK;
 }
 
-static ps_status vss_create(const char *const *paths, size_t count, snap_record *record,
-                            snap_session **out, ps_err *err)
+static ps_status vss_create_cancellable(const char *const *paths, size_t count,
+                                        snap_record *record, const snap_cancel *cancel,
+                                        snap_session **out, ps_err *err)
 {
     if (!out || (count && !paths) || !record)
         return ps_err_set(err, PS_ERR_INVALID, "snapshot create: bad arguments");
@@ -478,6 +554,8 @@ static ps_status vss_create(const char *const *paths, size_t count, snap_record 
     snap_session *s = calloc(1, sizeof *s);
     if (!s)
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    if (cancel)
+        s->cancel = *cancel;
     ps_status st = PS_OK;
     HRESULT hr = S_OK;
     const char *step = "start";
@@ -507,7 +585,14 @@ static ps_status vss_create(const char *const *paths, size_t count, snap_record 
             st = vss_error(err, hr, step, where);
             break;
         }
-        Sleep(1000u << attempt);
+        /* Back off, but a logoff meanwhile ends the wait. */
+        for (DWORD slept = 0; slept < (1000u << attempt) && !is_cancelled(cancel);
+             slept += ASYNC_POLL_MS)
+            Sleep(ASYNC_POLL_MS);
+        if (is_cancelled(cancel)) {
+            st = vss_error(err, HRESULT_FROM_WIN32(ERROR_CANCELLED), step, where);
+            break;
+        }
     }
     if (st == PS_OK)
         st = map_files(s, err);
@@ -522,6 +607,12 @@ static ps_status vss_create(const char *const *paths, size_t count, snap_record 
     }
     *out = s;
     return PS_OK;
+}
+
+static ps_status vss_create(const char *const *paths, size_t count, snap_record *record,
+                            snap_session **out, ps_err *err)
+{
+    return vss_create_cancellable(paths, count, record, NULL, out, err);
 }
 
 static ps_status vss_map_path(snap_session *session, const char *live_path, char **out, ps_err *err)
@@ -543,6 +634,12 @@ static ps_status vss_release(snap_session *session, ps_err *err)
 {
     if (!session)
         return PS_OK;
+    /* The backup is over: tell VSS (a copy backup, so no writer records it)
+     * and then delete the set. A failed or cancelled BackupComplete does
+     * not stop the delete; the snapshot must go either way. */
+    IVssAsync *async = NULL;
+    (void)run_async(IVssBackupComponents_BackupComplete(session->vss, &async), async,
+                    &session->cancel, RELEASE_TIMEOUT_MS);
     LONG deleted = 0;
     VSS_ID failed;
     HRESULT hr = IVssBackupComponents_DeleteSnapshots(session->vss, session->set,
@@ -599,4 +696,5 @@ const snap_provider snapshot_vss_provider = {
     .map_path = vss_map_path,
     .release = vss_release,
     .remove_artifact = vss_remove_artifact,
+    .create_cancellable = vss_create_cancellable,
 };

@@ -20,6 +20,7 @@
 #include <windows.h>
 #include <winioctl.h>
 #include <sddl.h>
+#include <aclapi.h>
 
 #include "events.h"
 #include "params.h"
@@ -196,9 +197,13 @@ static int hold_main(const char *path)
     return 0;
 }
 
-/* Run the whole pipeline with these parameters (JSON) and paths. */
-static ps_status run_pipeline(const char *params_json, const char *dest, char **sources,
-                              size_t nsources, const char *state, ps_err *err)
+static ps_summary g_sum; /* of the last run_pipeline */
+
+/* Run the whole pipeline with these parameters (JSON) and paths, elevated
+ * for the user `user_sid` (NULL: for the user running the test). */
+static ps_status run_pipeline_for(const char *params_json, const char *dest, char **sources,
+                                  size_t nsources, const char *state, const char *user_sid,
+                                  ps_err *err)
 {
     ps_params params;
     if (ps_params_parse(params_json, &params, err) != PS_OK)
@@ -206,11 +211,16 @@ static ps_status run_pipeline(const char *params_json, const char *dest, char **
     th_init(&g_host);
     ps_job job = {.params = &params, .destination = dest, .sources = sources,
                   .source_count = nsources, .state_dir = state, .owner_uid = -1,
-                  .owner_gid = -1, .user_sid = NULL, .host = &g_host.host};
-    ps_summary sum;
-    ps_status s = pipeline_run(&job, &sum, err);
+                  .owner_gid = -1, .user_sid = user_sid, .host = &g_host.host};
+    ps_status s = pipeline_run(&job, &g_sum, err);
     ps_params_free(&params);
     return s;
+}
+
+static ps_status run_pipeline(const char *params_json, const char *dest, char **sources,
+                              size_t nsources, const char *state, ps_err *err)
+{
+    return run_pipeline_for(params_json, dest, sources, nsources, state, NULL, err);
 }
 
 static const th_event *event_naming(uint32_t id, const char *text)
@@ -223,6 +233,136 @@ static const th_event *event_naming(uint32_t id, const char *text)
     }
     return ev;
 }
+
+/* The SID of the user running this test, as text (LocalFree). */
+static wchar_t *my_sid(void)
+{
+    HANDLE token;
+    assert_true(OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token));
+    BYTE buf[256];
+    DWORD len = 0;
+    assert_true(GetTokenInformation(token, TokenUser, buf, sizeof buf, &len));
+    CloseHandle(token);
+    wchar_t *text = NULL;
+    assert_true(ConvertSidToStringSidW(((TOKEN_USER *)buf)->User.Sid, &text));
+    return text;
+}
+
+/* The DACL of `path` as SDDL (free). */
+static char *dacl_text(const char *path)
+{
+    wchar_t *w = wide(path);
+    PSECURITY_DESCRIPTOR sd = NULL;
+    PACL dacl = NULL;
+    DWORD e = GetNamedSecurityInfoW(w, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL,
+                                    &dacl, NULL, &sd);
+    free(w);
+    if (e != ERROR_SUCCESS)
+        fail_msg("cannot read the DACL of '%s': error %lu", path, e);
+    wchar_t *text = NULL;
+    assert_true(ConvertSecurityDescriptorToStringSecurityDescriptorW(
+        sd, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text, NULL));
+    char *out = malloc(4096);
+    WideCharToMultiByte(CP_UTF8, 0, text, -1, out, 4096, NULL, NULL);
+    LocalFree(text);
+    LocalFree(sd);
+    return out;
+}
+
+/* Under Wine, the Unix mode of a Z: file (Wine derives the DACL from it:
+ * "other" read becomes an Everyone ACE). Wine runs Unix programs through
+ * CreateProcess. */
+static void wine_chmod(const char *path, const char *mode)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "chmod %s \"%s\"", mode, path + 2); /* drop "Z:" */
+    for (char *c = cmd; *c; c++)
+        if (*c == '\\')
+            *c = '/';
+    wchar_t *w = wide(cmd);
+    STARTUPINFOW si = {.cb = sizeof si};
+    PROCESS_INFORMATION pi;
+    if (!CreateProcessW(L"Z:\\bin\\chmod", w, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi))
+        fail_msg("cannot run /bin/chmod: error %lu", GetLastError());
+    WaitForSingleObject(pi.hProcess, 10000);
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    free(w);
+}
+
+/* Replace the DACL of `path` with `sddl_dacl` ("D:P(...)"), not inherited.
+ * Returns 0 when the system did not keep it (Wine keeps only what the Unix
+ * mode can say); the caller then uses wine_chmod. */
+static int set_dacl(const char *path, const wchar_t *sddl_dacl, const char *expect_in_readback)
+{
+    PSECURITY_DESCRIPTOR sd = NULL;
+    assert_true(ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl_dacl, SDDL_REVISION_1,
+                                                                      &sd, NULL));
+    BOOL present = FALSE, defaulted = FALSE;
+    PACL dacl = NULL;
+    assert_true(GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted));
+    wchar_t *w = wide(path);
+    DWORD e = SetNamedSecurityInfoW(w, SE_FILE_OBJECT,
+                                    DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                                    NULL, NULL, dacl, NULL);
+    free(w);
+    LocalFree(sd);
+    if (e != ERROR_SUCCESS)
+        fail_msg("cannot set the DACL of '%s': error %lu", path, e);
+    char *back = dacl_text(path);
+    int kept = strstr(back, expect_in_readback) != NULL;
+    free(back);
+    return kept;
+}
+
+/* Private: only SYSTEM and the user running the test; the other user is
+ * not in the DACL. */
+static void make_private(const char *path, const wchar_t *me)
+{
+    wchar_t sddl[512];
+    _snwprintf(sddl, 512, L"D:P(A;;FA;;;SY)(A;;FA;;;%ls)", me);
+    sddl[511] = 0;
+    if (!set_dacl(path, sddl, "D:P")) {
+        wine_chmod(path, "600");
+        /* Wine does not wait for a Unix child: poll until the mode shows. */
+        for (int i = 0;; i++) {
+            char *back = dacl_text(path);
+            int open_to_all = strstr(back, ";WD)") != NULL;
+            if (open_to_all && i == 200)
+                fail_msg("'%s' still grants Everyone: %s", path, back);
+            free(back);
+            if (!open_to_all)
+                break;
+            Sleep(50);
+        }
+    }
+}
+
+/* Readable by the other user: an ACE for their SID (Windows), or, where
+ * explicit DACLs are not kept (Wine), read for Everyone. Returns whether
+ * the SID's own ACE was kept. */
+static int make_readable_by(const char *path, const wchar_t *me, const wchar_t *user)
+{
+    wchar_t sddl[512];
+    _snwprintf(sddl, 512, L"D:P(A;;FA;;;SY)(A;;FA;;;%ls)(A;;FR;;;%ls)", me, user);
+    sddl[511] = 0;
+    if (set_dacl(path, sddl, "D:P"))
+        return 1;
+    wine_chmod(path, "644");
+    for (int i = 0; i < 200; i++) {
+        char *back = dacl_text(path);
+        int open_to_all = strstr(back, ";WD)") != NULL;
+        free(back);
+        if (open_to_all)
+            return 0;
+        Sleep(50);
+    }
+    fail_msg("'%s' did not become readable by Everyone", path);
+    return 0;
+}
+
+/* A user that exists only as a SID: what an elevated run is told to act for. */
+#define OTHER_USER "S-1-5-21-1111111111-2222222222-3333333333-1001"
 
 /* --- tests -------------------------------------------------------------------- */
 static void test_file_held_exclusively_is_locked_not_an_io_error(void **state)
@@ -272,12 +412,32 @@ static void test_auto_falls_back_from_vss_and_reports_the_locked_pst(void **stat
     /* VSS is not there (Wine: E_NOTIMPL), so "auto" said so and went on. */
     const th_event *fb = event_naming(PS_EV_SNAPSHOT_FALLBACK, "vss");
     assert_int_equal(fb->level, PS_WARNING);
-    /* The free PST is backed up; the held one failed as locked, with the
-     * remedy, and nothing of it was published. */
-    assert_int_equal(s, PS_ERR_LOCKED);
-    event_naming(PS_EV_FILE_BACKED_UP, "Free.pst");
-    const th_event *locked = event_naming(PS_EV_COPY_FAILED, "Held.pst");
-    assert_non_null(strstr(locked->message, "snapshot"));
+    assert_non_null(strstr(fb->message, "not available"));
+    /* The free PST is backed up with the "none" checks; the held one is
+     * skipped with a warning saying why (locked, no snapshot because VSS
+     * is missing) and what to change; nothing of it was published. The
+     * run is a partial success: no failure, a warning summary. */
+    assert_int_equal(s, PS_OK);
+    const th_event *ok = event_naming(PS_EV_FILE_BACKED_UP, "Free.pst");
+    assert_non_null(strstr(ok->message, "none"));
+    const th_event *locked = event_naming(PS_EV_FILE_SKIPPED, "Held.pst");
+    assert_int_equal(locked->level, PS_WARNING);
+    assert_string_equal(locked->name, "pstsnap.file.lockedNoSnapshot");
+    assert_non_null(strstr(locked->message, "holds it open"));
+    assert_non_null(strstr(locked->message, "no snapshot was taken because VSS"));
+    assert_non_null(strstr(locked->message, "Run As to System"));
+    assert_non_null(strstr(locked->detail, "\"snapshotFailure\""));
+    assert_null(th_find(&g_host, PS_EV_COPY_FAILED));
+    const th_event *sum = event_naming(PS_EV_SUMMARY, "partly done");
+    assert_int_equal(sum->level, PS_WARNING);
+    assert_non_null(strstr(sum->message, "1 copied"));
+    assert_non_null(strstr(sum->message, "0 failed"));
+    assert_non_null(strstr(sum->message, "1 locked and skipped (no snapshot)"));
+    assert_non_null(strstr(sum->detail, "\"partial\":true"));
+    assert_non_null(strstr(sum->detail, "\"locked\":1"));
+    assert_int_equal(g_sum.copied, 1);
+    assert_int_equal(g_sum.locked, 1);
+    assert_int_equal(g_sum.failed, 0);
     char *free_backup = join(dest, "Outlook Files\\Free.pst");
     char *held_backup = join(dest, "Outlook Files\\Held.pst");
     assert_content(free_backup, "!BDN free", 9);
@@ -310,6 +470,86 @@ static void test_explicit_vss_without_vss_fails_clearly(void **state)
     assert_non_null(strstr(ev->message, "VSS"));
     assert_null(th_find(&g_host, PS_EV_FILE_BACKED_UP));
     free(pst);
+    free(src);
+    free(dest);
+    free(st_dir);
+    free(dir);
+}
+
+static void test_user_can_read_follows_the_dacl_for_that_users_sid(void **state)
+{
+    (void)state;
+    char *dir = win_dir("win_user_read");
+    char *theirs = join(dir, "Theirs.pst"), *private_pst = join(dir, "Private.pst");
+    write_pf(theirs, "!BDN", 4);
+    write_pf(private_pst, "!BDN", 4);
+    wchar_t *me = my_sid();
+    int explicit_acls = make_readable_by(theirs, me, L"" OTHER_USER);
+    make_private(private_pst, me);
+    ps_err err;
+    assert_int_equal(pf_user_can_read(theirs, OTHER_USER, &err), PS_OK);
+    assert_int_equal(pf_user_can_read(private_pst, OTHER_USER, &err), PS_ERR_ACCESS);
+    assert_non_null(strstr(err.msg, OTHER_USER));
+    assert_non_null(strstr(err.msg, "Private.pst"));
+    if (explicit_acls) {
+        /* An explicit deny for the user wins over Everyone's read. */
+        assert_true(set_dacl(theirs, L"D:P(D;;FR;;;" OTHER_USER L")(A;;FA;;;SY)(A;;FR;;;WD)",
+                             "(D;"));
+        assert_int_equal(pf_user_can_read(theirs, OTHER_USER, &err), PS_ERR_ACCESS);
+    } else {
+        print_message("this system keeps no explicit DACLs (Wine derives them from the Unix "
+                      "mode): the per-SID and deny cases are not shown\n");
+    }
+    /* Not acting for anyone: no check. A malformed SID is refused. */
+    assert_int_equal(pf_user_can_read(private_pst, NULL, &err), PS_OK);
+    assert_int_equal(pf_user_can_read(private_pst, "uid:1000", &err), PS_ERR_INVALID);
+    LocalFree(me);
+    free(theirs);
+    free(private_pst);
+    free(dir);
+}
+
+static void test_elevated_run_backs_up_only_what_the_user_can_read(void **state)
+{
+    (void)state;
+    char *dir = win_dir("win_for_user");
+    char *src = join(dir, "Outlook Files"), *dest = join(dir, "Backup"),
+         *st_dir = join(dir, "state");
+    mkdirs(src);
+    char *readable = join(src, "Readable.pst"), *hidden = join(src, "Hidden.pst");
+    write_pf(readable, "!BDN readable", 13);
+    write_pf(hidden, "!BDN hidden", 11);
+    wchar_t *me = my_sid();
+    make_readable_by(readable, me, L"" OTHER_USER);
+    make_private(hidden, me);
+    LocalFree(me);
+    char *sources[] = {src};
+    ps_err err;
+    ps_status s = run_pipeline_for("{\"destination\": \"x\", \"minInterval\": \"0\", "
+                                   "\"outlookProfiles\": false, \"snapshot\": \"none\"}",
+                                   dest, sources, 1, st_dir, OTHER_USER, &err);
+    const th_event *skip = event_naming(PS_EV_FILE_SKIPPED, "Hidden.pst");
+    assert_int_equal(skip->level, PS_WARNING);
+    assert_non_null(strstr(skip->message, "may not read"));
+    event_naming(PS_EV_FILE_BACKED_UP, "Readable.pst");
+    assert_int_equal(g_sum.copied, 1);
+    assert_int_equal(g_sum.skipped, 1);
+    char *readable_backup = join(dest, "Outlook Files\\Readable.pst");
+    char *hidden_backup = join(dest, "Outlook Files\\Hidden.pst");
+    assert_content(readable_backup, "!BDN readable", 13);
+    assert_false(ts_exists(hidden_backup));
+    /* Giving the backup to the user (owner = their SID) needs
+     * SeRestorePrivilege for another account; whether Wine grants it or
+     * not, the backup itself never fails over it: at worst a warning. */
+    if (s != PS_OK)
+        fail_msg("the run failed: %s", err.msg);
+    const th_event *not_given = th_find(&g_host, PS_EV_DESTINATION_ERROR);
+    if (not_given)
+        assert_int_equal(not_given->level, PS_WARNING);
+    free(readable_backup);
+    free(hidden_backup);
+    free(readable);
+    free(hidden);
     free(src);
     free(dest);
     free(st_dir);
@@ -444,6 +684,43 @@ static void test_junction_in_a_source_is_not_followed(void **state)
     free(secret);
     free(src);
     free(elsewhere);
+    free(dir);
+}
+
+static void test_give_to_user_never_changes_a_links_target(void **state)
+{
+    (void)state;
+    char *dir = win_dir("win_give");
+    char *file = join(dir, "Mail.pst"), *twin = join(dir, "Twin.pst"), *target = join(dir, "t"),
+         *junction = join(dir, "j");
+    write_pf(file, "!BDN", 4);
+    ps_err err;
+    wchar_t *me = my_sid();
+    char me8[256];
+    WideCharToMultiByte(CP_UTF8, 0, me, -1, me8, sizeof me8, NULL, NULL);
+    LocalFree(me);
+    /* Our own file, given to the user running the test: allowed. */
+    assert_int_equal(pf_give_to_user(file, -1, -1, me8, &err), PS_OK);
+    /* Not acting for anyone: nothing to do. */
+    assert_int_equal(pf_give_to_user(file, -1, -1, NULL, &err), PS_OK);
+    /* A second hard link: someone else's file could be behind it. */
+    wchar_t *wf = wide(file), *wt = wide(twin);
+    assert_true(CreateHardLinkW(wt, wf, NULL));
+    assert_int_equal(pf_give_to_user(file, -1, -1, me8, &err), PS_ERR_UNSAFE);
+    free(wf);
+    free(wt);
+    /* A junction is refused as itself, its target untouched. */
+    mkdirs(target);
+    if (make_junction(junction, target)) {
+        assert_int_equal(pf_give_to_user(junction, -1, -1, me8, &err), PS_ERR_UNSAFE);
+        assert_non_null(strstr(err.msg, "not a folder or a file of our own"));
+    } else {
+        print_message("this system cannot make junctions: the junction case is not shown\n");
+    }
+    free(file);
+    free(twin);
+    free(target);
+    free(junction);
     free(dir);
 }
 
@@ -611,6 +888,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_file_held_exclusively_is_locked_not_an_io_error),
         cmocka_unit_test(test_auto_falls_back_from_vss_and_reports_the_locked_pst),
         cmocka_unit_test(test_explicit_vss_without_vss_fails_clearly),
+        cmocka_unit_test(test_user_can_read_follows_the_dacl_for_that_users_sid),
+        cmocka_unit_test(test_elevated_run_backs_up_only_what_the_user_can_read),
+        cmocka_unit_test(test_give_to_user_never_changes_a_links_target),
         cmocka_unit_test(test_long_paths_and_unusual_names_copy_correctly),
         cmocka_unit_test(test_junction_in_a_source_is_not_followed),
         cmocka_unit_test(test_replace_keeps_the_previous_backup_when_it_cannot_happen),
