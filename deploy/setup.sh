@@ -22,12 +22,14 @@ PACKAGES="
   btrfs-progs e2fsprogs util-linux
   pff-tools pst-utils python3-pypff
   valgrind
+  rsync
 "
 # The cross compiler and its binutils (objdump for the export check), and
 # Wine to run the Windows tests: its 64-bit loader is enough, the programs
-# are x64 only. dpkg-dev unpacks the source packages.
+# are x64 only. dpkg-dev unpacks the source packages. wixl builds the MSI,
+# msitools (msiinfo, msiextract) reads it back in its test.
 WINDOWS_PACKAGES="
-  gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 dpkg-dev
+  gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 dpkg-dev wixl msitools
 "
 
 mode=${1:-}

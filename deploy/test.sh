@@ -77,6 +77,11 @@ else
 fi
 echo "== Windows stage: $windows_result"
 
+echo "== valgrind memcheck (engine unit tests)"
+# No errors and no definite or indirect leaks; a failure is reported with
+# the sanitizer run's (valgrind is the other memory checker).
+"$top/tests/tools/valgrind-unit.sh" "$top/build-valgrind" || asan_status=$((asan_status ? asan_status : 1))
+
 echo "== test build (warnings as errors, fault injection)"
 cmake -S "$top" -B "$top/build-test" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DPSTSNAP_FAULT_INJECTION=ON -DPSTSNAP_WERROR=ON >/dev/null

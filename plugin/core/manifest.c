@@ -46,6 +46,20 @@ static ps_status entry_from_json(const char *path, size_t index, json_t *j, ps_m
     e->backed_up_ns = json_integer_value(nums[4]);
     e->frozen_ns = json_integer_value(nums[5]);
     strcpy(e->snapshot, snapshot);
+    /* The last attempt: optional (earlier builds wrote none), but when
+     * present it must be well-formed like the rest. */
+    json_t *attempt = json_object_get(j, "lastAttemptNs");
+    json_t *result = json_object_get(j, "lastResult");
+    json_t *error = json_object_get(j, "lastError");
+    if ((attempt && (!json_is_integer(attempt) || json_integer_value(attempt) < 0)) ||
+        (result && (!json_is_string(result) ||
+                    strlen(json_string_value(result)) >= sizeof e->last_result)) ||
+        (error && !json_is_string(error)))
+        return ps_err_set(err, PS_ERR_CORRUPT, "manifest '%s': /files/%zu has a bad last attempt",
+                          path, index);
+    e->last_attempt_ns = attempt ? json_integer_value(attempt) : 0;
+    snprintf(e->last_result, sizeof e->last_result, "%s", result ? json_string_value(result) : "");
+    e->last_error = error ? (char *)json_string_value(error) : NULL;
     return PS_OK;
 }
 
@@ -122,14 +136,24 @@ ps_status manifest_save(const ps_manifest *m, const char *path, const char *dest
                         ps_err *err)
 {
     json_t *files = json_array();
-    for (ps_manifest_entry *e = m->entries; e; e = e->hh.next)
-        json_array_append_new(
-            files, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "key", e->key, "source",
-                             e->source, "size", (json_int_t)e->size, "mtimeNs",
-                             (json_int_t)e->mtime_ns, "destSize", (json_int_t)e->dest_size,
-                             "destMtimeNs", (json_int_t)e->dest_mtime_ns, "backedUpNs",
-                             (json_int_t)e->backed_up_ns, "frozenNs",
-                             (json_int_t)e->frozen_ns, "snapshot", e->snapshot));
+    for (ps_manifest_entry *e = m->entries; e; e = e->hh.next) {
+        json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "key", e->key, "source",
+                              e->source, "size", (json_int_t)e->size, "mtimeNs",
+                              (json_int_t)e->mtime_ns, "destSize", (json_int_t)e->dest_size,
+                              "destMtimeNs", (json_int_t)e->dest_mtime_ns, "backedUpNs",
+                              (json_int_t)e->backed_up_ns, "frozenNs",
+                              (json_int_t)e->frozen_ns, "snapshot", e->snapshot);
+        if (f && e->last_attempt_ns > 0) {
+            json_object_set_new(f, "lastAttemptNs", json_integer((json_int_t)e->last_attempt_ns));
+            json_object_set_new(f, "lastResult", json_string(e->last_result));
+        }
+        /* json_string refuses invalid UTF-8: a message quoting an odd path
+         * must not cost the manifest. */
+        json_t *why = f && e->last_error ? json_string(e->last_error) : NULL;
+        if (why)
+            json_object_set_new(f, "lastError", why);
+        json_array_append_new(files, f);
+    }
     json_t *doc = json_pack("{s:s, s:i, s:s, s:o}", "format", FORMAT_NAME, "version",
                             PS_MANIFEST_VERSION, "destination", destination, "files", files);
     if (!doc)
@@ -181,6 +205,34 @@ ps_status manifest_set(ps_manifest *m, const ps_manifest_entry *v, ps_err *err)
     e->frozen_ns = v->frozen_ns;
     memcpy(e->snapshot, v->snapshot, sizeof e->snapshot);
     e->snapshot[sizeof e->snapshot - 1] = '\0';
+    return manifest_note_attempt(m, v->key, v->source, v->last_attempt_ns, v->last_result,
+                                 v->last_error, err);
+}
+
+ps_status manifest_note_attempt(ps_manifest *m, const char *key, const char *source,
+                                int64_t when_ns, const char *result, const char *error,
+                                ps_err *err)
+{
+    ps_manifest_entry *e = manifest_get(m, key);
+    if (!e) {
+        /* No good backup yet: an entry that records only this attempt
+         * (backed_up_ns 0, and a destination no file matches). */
+        ps_manifest_entry blank = {.key = (char *)key, .source = (char *)source};
+        ps_status s = manifest_set(m, &blank, err);
+        if (s != PS_OK)
+            return s;
+        e = manifest_get(m, key);
+    }
+    /* Copies first: manifest_set may pass this very entry's own fields. */
+    char *why = error ? strdup(error) : NULL;
+    if (error && !why)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    char what[sizeof e->last_result];
+    snprintf(what, sizeof what, "%s", result ? result : "");
+    free(e->last_error);
+    e->last_error = why;
+    e->last_attempt_ns = when_ns;
+    memcpy(e->last_result, what, sizeof what);
     return PS_OK;
 }
 
@@ -191,6 +243,7 @@ void manifest_free(ps_manifest *m)
         HASH_DEL(m->entries, e);
         free(e->key);
         free(e->source);
+        free(e->last_error);
         free(e);
     }
     m->entries = NULL;

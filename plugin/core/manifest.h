@@ -14,7 +14,8 @@
  * the caller then backs every file up in full.
  *
  * Ownership: a ps_manifest owns its entries (manifest_free); manifest_set
- * copies what it is given; manifest_get returns a borrowed entry.
+ * copies what it is given (last_error too); manifest_get returns a borrowed
+ * entry.
  */
 #ifndef PS_MANIFEST_H
 #define PS_MANIFEST_H
@@ -37,6 +38,13 @@ typedef struct ps_manifest_entry {
     int64_t backed_up_ns; /* wall clock of the publish */
     int64_t frozen_ns;    /* wall clock just before its snapshot (compare.h) */
     char snapshot[16];    /* provider used */
+    /* The last attempt to back the file up, successful or not, for `emhost
+     * status`. Optional in the file (manifests of earlier builds lack them:
+     * 0 / "" / NULL). An entry with backed_up_ns == 0 records only an
+     * attempt: the file has no good backup yet. */
+    int64_t last_attempt_ns;
+    char last_result[16]; /* "ok", "failed", "tooSoon", "interrupted" or "" */
+    char *last_error;     /* why the last attempt failed, or NULL */
     UT_hash_handle hh;
 } ps_manifest_entry;
 
@@ -52,6 +60,12 @@ ps_status manifest_save(const ps_manifest *m, const char *path, const char *dest
                         ps_err *err);
 ps_manifest_entry *manifest_get(const ps_manifest *m, const char *key);
 ps_status manifest_set(ps_manifest *m, const ps_manifest_entry *values, ps_err *err);
+/* Record an attempt to back up `key` (creating an attempt-only entry when
+ * the file has none) without touching what its last good backup was.
+ * result: "ok", "failed", "tooSoon", "interrupted"; error may be NULL. */
+ps_status manifest_note_attempt(ps_manifest *m, const char *key, const char *source,
+                                int64_t when_ns, const char *result, const char *error,
+                                ps_err *err);
 void manifest_free(ps_manifest *m);
 
 #endif

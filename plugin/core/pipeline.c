@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockmap.h"
 #include "compare.h"
 #include "copy.h"
 #include "discover.h"
@@ -18,7 +19,7 @@
 /* Outlook started twice in a row: the second run waits this long for the
  * first, then leaves the work to it. */
 #define LOCK_WAIT_MS 2000u
-#define STAGING_SUFFIX ".pstsnap.partial" /* File Director skips *.partial */
+#define STAGING_SUFFIX PIPELINE_STAGING_SUFFIX
 
 char *pipeline_state_path(const char *state_dir, const char *what, const char *destination,
                           const char *suffix)
@@ -47,6 +48,10 @@ typedef struct run {
     char *records_dir;
     ps_status first_error;
     ps_err first_err;
+    /* Why the files of this run are read without a snapshot, when a method
+     * failed (borrowed from the snapshot plan), for a locked file's event. */
+    const char *no_snapshot_reason;
+    int attempts_noted; /* the manifest holds attempts not yet saved */
 } run;
 
 static void note_failure(run *r, ps_status s, const ps_err *err)
@@ -56,6 +61,15 @@ static void note_failure(run *r, ps_status s, const ps_err *err)
         r->first_error = s;
         r->first_err = *err;
     }
+}
+
+/* Remember how this run's attempt at `c` ended, for `emhost status`; saved
+ * with the manifest (at the latest when the run ends). */
+static void note_attempt(run *r, const ps_candidate *c, const char *result, const ps_err *why)
+{
+    if (manifest_note_attempt(&r->manifest, c->key, c->path, pf_wall_ns(), result,
+                              why ? why->msg : NULL, NULL) == PS_OK)
+        r->attempts_noted = 1;
 }
 
 static char *final_path_for(const run *r, const ps_candidate *c)
@@ -80,10 +94,16 @@ static char *staging_path_for(const char *final_path)
  * the folders and backups this creates must be the user's, or their sync
  * client can neither replace nor delete them. A failure only costs that
  * convenience, never the backup: it is a warning. */
+static int acts_for_user(const ps_job *job)
+{
+    return job->owner_uid >= 0 || job->user_sid; /* a uid on POSIX, a SID on Windows */
+}
+
 static void give_to_user(const ps_job *job, const char *path)
 {
     ps_err err;
-    if (job->owner_uid >= 0 && pf_give_to_user(path, job->owner_uid, job->owner_gid, &err) != PS_OK)
+    if (acts_for_user(job) &&
+        pf_give_to_user(path, job->owner_uid, job->owner_gid, job->user_sid, &err) != PS_OK)
         ps_emit(job->host, PS_WARNING, PS_EV_DESTINATION_ERROR, "pstsnap.destination.notGiven",
                 json_pack("{s:s, s:s}", "path", path, "reason", err.msg),
                 "'%s' stays the service's, so the user's sync client cannot replace it: %s", path,
@@ -95,7 +115,7 @@ static void give_to_user(const ps_job *job, const char *path)
 static void give_chain_to_user(const ps_job *job, const char *top, const char *dir)
 {
     size_t n = strlen(top);
-    if (job->owner_uid < 0 || strncmp(dir, top, n) != 0 || (dir[n] && dir[n] != pf_sep))
+    if (!acts_for_user(job) || strncmp(dir, top, n) != 0 || (dir[n] && dir[n] != pf_sep))
         return;
     char *p = strdup(dir);
     if (!p)
@@ -118,7 +138,7 @@ static void give_chain_to_user(const ps_job *job, const char *top, const char *d
  * sync client's folder may not exist yet), become the user's. */
 static ps_status make_destination(const ps_job *job, ps_err *err)
 {
-    char *first_new = NULL, *p = job->owner_uid >= 0 ? strdup(job->destination) : NULL;
+    char *first_new = NULL, *p = acts_for_user(job) ? strdup(job->destination) : NULL;
     pf_stat st;
     while (p && pf_lstat(p, &st, NULL) == PS_ERR_NOTFOUND) {
         free(first_new);
@@ -253,6 +273,23 @@ static void report_copy_error(run *r, const file_job *f, ps_status s, const ps_e
     const ps_host *h = r->job->host;
     json_t *detail = json_pack("{s:s, s:s, s:s}", "path", f->c->path, "error", ps_status_name(s),
                                "reason", err->msg);
+    if (s == PS_ERR_LOCKED) {
+        /* Only a live read (no snapshot) meets a lock: Outlook holds the PST
+         * with no sharing. Nothing was staged (the source is opened first).
+         * The fix is the admin's - a snapshot needs Run As System - so this
+         * is a skip with the remedy, not a copy failure. */
+        json_object_set_new(detail, "snapshotFailure",
+                            json_string(r->no_snapshot_reason ? r->no_snapshot_reason : ""));
+        ps_emit(h, PS_WARNING, PS_EV_FILE_SKIPPED, "pstsnap.file.lockedNoSnapshot", detail,
+                "skipped '%s': Outlook (or another program) holds it open, and without a "
+                "snapshot it cannot be read%s%s. Set the action's Run As to System with snapshot "
+                "'auto' or 'vss' so that VSS can snapshot it; the other PSTs were backed up",
+                f->c->path, r->no_snapshot_reason ? "; no snapshot was taken because " : "",
+                r->no_snapshot_reason ? r->no_snapshot_reason : "");
+        r->sum->locked++;
+        note_attempt(r, f->c, "failed", err);
+        return;
+    }
     if (s == PS_ERR_CHANGED) {
         /* The staged bytes may mix two states of the file: worthless. */
         drop_staging(f);
@@ -269,7 +306,37 @@ static void report_copy_error(run *r, const file_job *f, ps_status s, const ps_e
         ps_emit(h, PS_ERROR, PS_EV_COPY_FAILED, "pstsnap.copy.failed", detail,
                 "could not back up '%s'; the previous backup is intact: %s", f->c->path, err->msg);
     }
+    note_attempt(r, f->c, "failed", err);
     note_failure(r, s, err);
+}
+
+/* The blockmap of the backup the manifest last recorded, for a delta copy;
+ * none (a full write) when there is no such backup or the blockmap is of
+ * another publish. A damaged blockmap only costs that full write. */
+static void load_base(const run *r, const file_job *f, const char *blockmap_path, ps_blockmap *bm)
+{
+    const ps_manifest_entry *last = manifest_get(&r->manifest, f->c->key);
+    if (!blockmap_path || !last || blockmap_load(blockmap_path, bm, NULL) != PS_OK)
+        return;
+    if (bm->size != last->dest_size || bm->mtime_ns != last->dest_mtime_ns)
+        blockmap_free(bm);
+}
+
+/* Record what was published for the next run's delta. Failing costs that
+ * run a full write, never a backup: the old blockmap is removed first, so a
+ * stale one can never be taken for the new backup (it names the old file's
+ * id anyway). */
+static void save_base(const char *blockmap_path, const copy_result *res, const pf_stat *published,
+                      uint32_t block_size)
+{
+    if (!blockmap_path)
+        return;
+    ps_blockmap bm = {.block_size = block_size, .size = published->size,
+                      .file_id = published->ino, .mtime_ns = published->mtime_ns,
+                      .block_count = res->block_count, .hashes = res->hashes};
+    pf_unlink(blockmap_path, NULL);
+    if (published->size == res->size)
+        blockmap_save(blockmap_path, &bm, NULL);
 }
 
 static ps_status back_up_file(run *r, const file_job *f, const char *read_path, int live,
@@ -289,6 +356,13 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
                         .max_bandwidth_mibps = job->params->max_bandwidth_mibps, .host = job->host,
                         .progress_base = progress_base, .progress_total = progress_total};
     copy_result res = {0};
+    ps_blockmap base = {0};
+    char *blockmap_path = pipeline_state_path(job->state_dir, "blockmaps", f->final_path, ".blocks");
+    load_base(r, f, blockmap_path, &base);
+    if (base.hashes) {
+        req.base_path = f->final_path;
+        req.base = &base;
+    }
     char *target = target_path_for(f->journal_path);
     if (s == PS_OK && !target)
         s = ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
@@ -315,7 +389,8 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
         ps_manifest_entry e = {.key = f->c->key, .source = f->c->path, .size = f->c->st.size,
                                .mtime_ns = f->c->st.mtime_ns, .dest_size = published.size,
                                .dest_mtime_ns = published.mtime_ns, .backed_up_ns = pf_wall_ns(),
-                               .frozen_ns = frozen_ns};
+                               .frozen_ns = frozen_ns, .last_result = "ok"};
+        e.last_attempt_ns = e.backed_up_ns;
         snprintf(e.snapshot, sizeof e.snapshot, "%s", provider);
         s = manifest_set(&r->manifest, &e, &err);
         /* Saved after every file: a kill later in the run keeps this one. */
@@ -324,26 +399,31 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
         if (s == PS_OK) {
             pf_unlink(f->journal_path, NULL);
             pf_unlink(target, NULL);
+            save_base(blockmap_path, &res, &published, job->params->block_size);
         }
     }
     if (s == PS_OK) {
         r->sum->copied++;
         ps_emit(job->host, PS_INFO, PS_EV_FILE_BACKED_UP, "pstsnap.file.backedUp",
-                json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:b, s:b}", "path", f->c->path,
-                          "backup", f->final_path, "size", (json_int_t)res.size, "bytesWritten",
-                          (json_int_t)res.bytes_written, "reusedBlocks",
-                          (json_int_t)res.reused_blocks, "snapshot", provider, "resumed",
-                          res.resumed, "versionKept", version_kept),
+                json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:b, s:b}", "path",
+                          f->c->path, "backup", f->final_path, "size", (json_int_t)res.size,
+                          "bytesWritten", (json_int_t)res.bytes_written, "reusedBlocks",
+                          (json_int_t)res.reused_blocks, "clonedBlocks",
+                          (json_int_t)res.cloned_blocks, "cloned", res.cloned, "snapshot",
+                          provider, "resumed", res.resumed, "versionKept", version_kept),
                 "backed up '%s' to '%s' (%.1f MiB, %s)", f->c->path, f->final_path,
                 (double)res.size / 1048576.0, provider);
     } else if (s == PS_ERR_CANCELLED) {
         r->sum->cancelled = 1;
+        note_attempt(r, f->c, "interrupted", &err);
         ps_emit(job->host, PS_WARNING, PS_EV_CANCELLED, "pstsnap.copy.cancelled",
                 json_pack("{s:s}", "path", f->c->path), "%s", err.msg);
     } else {
         report_copy_error(r, f, s, &err);
     }
     copy_result_free(&res);
+    blockmap_free(&base);
+    free(blockmap_path);
     free(target);
     return s;
 }
@@ -369,6 +449,7 @@ static void copy_changed(run *r, ps_candidate **changed, size_t count)
         free(paths);
         return;
     }
+    r->no_snapshot_reason = snapshot_plan_failure(plan);
     uint64_t done = 0;
     int disk_full = 0;
     for (size_t i = 0; i < count && !r->sum->cancelled && !disk_full; i++) {
@@ -386,6 +467,7 @@ static void copy_changed(run *r, ps_candidate **changed, size_t count)
             ps_emit(job->host, PS_ERROR, PS_EV_SNAPSHOT_FAILED, "pstsnap.snapshot.failed",
                     json_pack("{s:s, s:s}", "path", f.c->path, "reason", err.msg),
                     "'%s' was not backed up: no snapshot: %s", f.c->path, err.msg);
+            note_attempt(r, f.c, "failed", &err);
             note_failure(r, s, &err);
         } else {
             s = back_up_file(r, &f, read_path, live, provider, frozen_ns, done, total);
@@ -399,6 +481,7 @@ static void copy_changed(run *r, ps_candidate **changed, size_t count)
     }
     snprintf(r->sum->providers, sizeof r->sum->providers, "%s", snapshot_plan_providers(plan));
     r->sum->snapshots = snapshot_plan_sessions(plan);
+    r->no_snapshot_reason = NULL; /* it lived in the plan */
     snapshot_plan_release(plan, job->host);
     free(paths);
 }
@@ -453,6 +536,11 @@ static void report_too_soon(run *r, const ps_candidate *c, int64_t now_ns)
             "'%s' changed, but its last backup (%s) is less than minInterval (%s) old; it is "
             "backed up at the first start after %s",
             c->path, last_text, interval, due_text);
+    /* A wait is no news: it must not hide that the attempt before it failed
+     * (status reports the last real outcome until the next copy). */
+    if (!last || (strcmp(last->last_result, "failed") != 0 &&
+                  strcmp(last->last_result, "interrupted") != 0))
+        note_attempt(r, c, "tooSoon", NULL);
 }
 
 static ps_candidate **select_changed(run *r, ps_candidates *found, size_t *count)
@@ -484,7 +572,7 @@ static ps_candidate **select_changed(run *r, ps_candidates *found, size_t *count
 /* --- the run ------------------------------------------------------------------------ */
 static ps_status prepare_state(const ps_job *job, ps_err *err)
 {
-    static const char *const dirs[] = {"journals", "snapshots", "manifests", "locks"};
+    static const char *const dirs[] = {"journals", "snapshots", "manifests", "locks", "blockmaps"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char *d = pf_path_join(job->state_dir, dirs[i]);
         ps_status s = d ? pf_mkdirs(d, err) : ps_err_set(err, PS_ERR_NOMEM, "out of memory");
@@ -501,18 +589,29 @@ static ps_status prepare_state(const ps_job *job, ps_err *err)
 
 static void emit_summary(const ps_job *job, const ps_summary *s)
 {
-    ps_emit(job->host, s->failed ? PS_WARNING : PS_INFO, PS_EV_SUMMARY, "pstsnap.summary",
-            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:s}", "seen",
-                      (json_int_t)s->seen, "skipped", (json_int_t)s->skipped, "unchanged", (json_int_t)s->unchanged, "tooSoon",
-                      (json_int_t)s->too_soon, "copied", (json_int_t)s->copied, "failed",
-                      (json_int_t)s->failed, "bytesRead", (json_int_t)s->bytes_read,
-                      "bytesWritten", (json_int_t)s->bytes_written, "durationMs",
-                      (json_int_t)s->duration_ms, "snapshot",
-                      s->providers[0] ? s->providers : "none taken", "cancelled", s->cancelled,
-                      "destination", job->destination),
-            "PST backup: %zu found, %zu copied, %zu unchanged, %zu skipped, %zu failed%s in "
+    /* Locked PSTs skipped for want of a snapshot make the run a partial
+     * success: a warning, though the run itself did not fail. */
+    int partial = s->locked && !s->failed;
+    json_t *detail =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:s}", "seen",
+                  (json_int_t)s->seen, "skipped", (json_int_t)s->skipped, "unchanged", (json_int_t)s->unchanged, "tooSoon",
+                  (json_int_t)s->too_soon, "copied", (json_int_t)s->copied, "failed",
+                  (json_int_t)s->failed, "bytesRead", (json_int_t)s->bytes_read,
+                  "bytesWritten", (json_int_t)s->bytes_written, "durationMs",
+                  (json_int_t)s->duration_ms, "snapshot",
+                  s->providers[0] ? s->providers : "none taken", "cancelled", s->cancelled,
+                  "destination", job->destination);
+    json_object_set_new(detail, "locked", json_integer((json_int_t)s->locked));
+    json_object_set_new(detail, "partial", json_boolean(partial));
+    char locked[96] = "";
+    if (s->locked)
+        snprintf(locked, sizeof locked, ", %zu locked and skipped (no snapshot)", s->locked);
+    ps_emit(job->host, s->failed || s->locked ? PS_WARNING : PS_INFO, PS_EV_SUMMARY,
+            "pstsnap.summary", detail,
+            "PST backup%s: %zu found, %zu copied, %zu unchanged, %zu skipped, %zu failed%s%s in "
             "%llu ms (snapshot: %s)",
-            s->seen, s->copied, s->unchanged, s->skipped, s->failed, s->cancelled ? ", stopped early" : "",
+            partial ? " partly done" : "", s->seen, s->copied, s->unchanged, s->skipped,
+            s->failed, locked, s->cancelled ? ", stopped early" : "",
             (unsigned long long)s->duration_ms, s->providers[0] ? s->providers : "none taken");
 }
 
@@ -533,7 +632,8 @@ static ps_status run_locked(run *r)
                            .exclude = job->params->exclude,
                            .exclude_count = job->params->exclude_count,
                            .recurse = job->params->recurse, .destination = job->destination,
-                           .owner_uid = job->owner_uid, .host = job->host};
+                           .owner_uid = job->owner_uid, .host = job->host,
+                           .user_sid = job->user_sid};
     pf_path_list profile_psts;
     list_profile_psts(job, &profile_psts);
     dq.profile_psts = profile_psts.paths;
@@ -561,6 +661,14 @@ static ps_status run_locked(run *r)
         copy_changed(r, changed, count);
     free(changed);
     candidates_free(&found);
+    /* Successes saved the manifest as they went; failures and waits are
+     * only noted, and land here. Losing them costs `emhost status` the
+     * last attempt's result, never a backup: a warning. */
+    if (r->attempts_noted && manifest_save(&r->manifest, r->manifest_path, job->destination,
+                                           &err) != PS_OK)
+        ps_emit(job->host, PS_WARNING, PS_EV_STATE_ERROR, "pstsnap.state.attemptsLost",
+                json_pack("{s:s}", "reason", err.msg),
+                "the result of this run's attempts was not recorded: %s", err.msg);
     return PS_OK;
 }
 

@@ -19,6 +19,10 @@
 #include "host.h"
 #include "params.h"
 
+/* Copies are staged beside their backup under this suffix: File Director
+ * and OneDrive skip *.partial. */
+#define PIPELINE_STAGING_SUFFIX ".pstsnap.partial"
+
 typedef struct ps_job {
     const ps_params *params;
     const char *destination;   /* expanded, native */
@@ -42,6 +46,11 @@ typedef struct ps_summary {
     char providers[128];
     int busy;      /* another run held the destination: nothing done */
     int cancelled; /* stopped for logoff/shutdown; resumes next time */
+    /* PSTs another process held open (Outlook) that had to be read without
+     * a snapshot and so were skipped: the run is only a partial success,
+     * yet not a failure - the admin has to change Run As or the snapshot
+     * method. Counted apart from `failed`. */
+    size_t locked;
 } ps_summary;
 
 /* PS_OK when every file that needed a backup got one (or will resume after

@@ -13,6 +13,7 @@
 
 #include "host_os.h"
 #include "policy.h"
+#include "query.h"
 #include "runner.h"
 
 #define EXIT_OK 0
@@ -20,6 +21,7 @@
 #define EXIT_INVALID 2
 #define MAX_PAIRS 64
 #define DEFAULT_SHUTDOWN_DEADLINE_MS 5000u
+#define DEFAULT_MAX_AGE "7d"
 
 static const char usage[] =
     "usage:\n"
@@ -27,6 +29,8 @@ static const char usage[] =
     "  emhost validate POLICY [--plugin-dir DIR]\n"
     "  emhost fire POLICY (--process-start NAME | --process-stop NAME) [options]\n"
     "  emhost watch POLICY [options] [--interval MS]\n"
+    "  emhost status POLICY [--json] [--max-age DURATION] [options]\n"
+    "  emhost verify POLICY [--json] [options]\n"
     "options:\n"
     "  --var NAME=VALUE      EM session variable, e.g. --var DataNowHome=/srv/fd (repeatable)\n"
     "  --env NAME=VALUE      override a variable of the user's environment (repeatable)\n"
@@ -38,7 +42,12 @@ static const char usage[] =
     "  --no-wait             do not wait for background work: ask it to checkpoint and stop\n"
     "  --logoff-after MS     simulate logoff MS milliseconds after the trigger fired\n"
     "  --shutdown-deadline MS  time given to plugins to stop at logoff (default 5000)\n"
-    "  --progress            print progress of background work on stderr\n";
+    "  --progress            show progress of background work on stderr: a bar on a\n"
+    "                        terminal (when --audit sends the events to a file), else a\n"
+    "                        line per action every --progress-interval MS (default 5000)\n"
+    "  --json                status, verify: one JSON document for monitoring\n"
+    "  --max-age DURATION    status: a last good backup older than this needs attention\n"
+    "                        (e.g. 36h, 7d; 0 = no limit; default " DEFAULT_MAX_AGE ")\n";
 
 typedef struct cli {
     const char *command, *target;
@@ -47,9 +56,10 @@ typedef struct cli {
     size_t env_count, var_count;
     const char *audit, *state_dir, *user, *plugin_dir;
     uint32_t session_id;
-    int no_wait, progress;
+    int no_wait, progress, json;
+    const char *max_age;
     long long logoff_after_ms;
-    uint32_t shutdown_deadline_ms, interval_ms;
+    uint32_t shutdown_deadline_ms, interval_ms, progress_interval_ms;
 } cli;
 
 static int parse_uint(const char *opt, const char *text, unsigned long long min,
@@ -72,7 +82,7 @@ static int takes_value(const char *opt)
     static const char *const names[] = {
         "--process-start", "--process-stop", "--var", "--env", "--audit", "--state-dir",
         "--user", "--plugin-dir", "--session-id", "--logoff-after", "--shutdown-deadline",
-        "--interval"};
+        "--interval", "--max-age", "--progress-interval"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(opt, names[i]))
             return 1;
@@ -93,7 +103,7 @@ static int parse_cli(int argc, char **argv, cli *c)
     c->target = argv[2];
     for (int i = 3; i < argc; i++) {
         const char *opt = argv[i];
-        int flag = !strcmp(opt, "--no-wait") || !strcmp(opt, "--progress");
+        int flag = !strcmp(opt, "--no-wait") || !strcmp(opt, "--progress") || !strcmp(opt, "--json");
         if (!flag && !takes_value(opt)) {
             fprintf(stderr, "emhost: unknown option '%s'\n%s", opt, usage);
             return -1;
@@ -108,6 +118,10 @@ static int parse_cli(int argc, char **argv, cli *c)
             c->no_wait = 1;
         else if (!strcmp(opt, "--progress"))
             c->progress = 1;
+        else if (!strcmp(opt, "--json"))
+            c->json = 1;
+        else if (!strcmp(opt, "--max-age"))
+            c->max_age = val;
         else if (!strcmp(opt, "--process-start"))
             c->process_start = val;
         else if (!strcmp(opt, "--process-stop"))
@@ -140,6 +154,10 @@ static int parse_cli(int argc, char **argv, cli *c)
             if (parse_uint(opt, val, 0, 600000ull, &num) != 0)
                 return -1;
             c->shutdown_deadline_ms = (uint32_t)num;
+        } else if (!strcmp(opt, "--progress-interval")) {
+            if (parse_uint(opt, val, 1, 3600000ull, &num) != 0)
+                return -1;
+            c->progress_interval_ms = (uint32_t)num;
         } else if (!strcmp(opt, "--interval")) {
             /* 0 would poll without pause; say so instead of failing silently. */
             if (parse_uint(opt, val, 1, 60000ull, &num) != 0)
@@ -155,10 +173,15 @@ static int parse_cli(int argc, char **argv, cli *c)
 
 static emh_host *make_host(const cli *c)
 {
+    /* A bar redrawn in place needs a terminal, and a stderr of its own: the
+     * audit lines written there meanwhile would tear it apart. */
+    int audit_elsewhere = c->audit && strcmp(c->audit, "-") != 0;
     emh_host_options o = {.audit_path = c->audit, .state_root = c->state_dir,
                           .user_name = c->user, .env = c->pairs_env, .env_count = c->env_count,
                           .vars = c->pairs_var, .var_count = c->var_count,
-                          .session_id = c->session_id, .progress = c->progress};
+                          .session_id = c->session_id, .progress = c->progress,
+                          .progress_bar = audit_elsewhere && hos_isatty(stderr),
+                          .progress_interval_ms = c->progress_interval_ms};
     char err[1024];
     emh_host *h = emh_host_new(&o, err, sizeof err);
     if (!h)
@@ -456,6 +479,34 @@ static int cmd_watch(const cli *c)
     return rc;
 }
 
+/* --- status / verify ------------------------------------------------------------ */
+static int cmd_query(const cli *c, const char *command)
+{
+    int64_t max_age_s = emh_parse_duration(c->max_age ? c->max_age : DEFAULT_MAX_AGE);
+    if (max_age_s < 0) {
+        fprintf(stderr, "emhost: --max-age: '%s' is not a duration such as 36h or 7d (0 = no "
+                "limit)\n", c->max_age);
+        return EXIT_INVALID;
+    }
+    emh_host *h = make_host(c);
+    if (!h)
+        return EXIT_INVALID;
+    emh_policy *p = load_policy(c, h);
+    if (!p) {
+        emh_host_free(h);
+        return EXIT_INVALID;
+    }
+    char args[64];
+    snprintf(args, sizeof args, "{\"maxAgeSeconds\": %lld}", (long long)max_age_s);
+    emh_query_answer *answers = NULL;
+    size_t count = emh_query_policy(h, p, command, args, &answers);
+    int rc = emh_query_report(stdout, c->target, command, answers, count, max_age_s, c->json);
+    emh_query_answers_free(answers, count);
+    emh_policy_free(p);
+    emh_host_free(h);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (hos_process_init(&argc, &argv) != 0) {
@@ -473,6 +524,8 @@ int main(int argc, char **argv)
         return cmd_fire(&c);
     if (!strcmp(c.command, "watch"))
         return cmd_watch(&c);
+    if (!strcmp(c.command, "status") || !strcmp(c.command, "verify"))
+        return cmd_query(&c, c.command);
     fprintf(stderr, "emhost: unknown command '%s'\n%s", c.command, usage);
     return EXIT_INVALID;
 }

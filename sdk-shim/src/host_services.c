@@ -92,25 +92,11 @@ static void svc_audit(em_run *run, em_level level, uint32_t event_id, const char
     emh_audit_write(run->host->audit, &e);
 }
 
+/* The renderer rate-limits itself (progress.h): a plugin may call this per
+ * block without the copy paying for it. */
 static void svc_progress(em_run *run, uint64_t done, uint64_t total)
 {
-    emh_host *h = run->host;
-    if (!h->progress)
-        return;
-    uint64_t now = hos_now_ms();
-    hos_mutex_lock(h->lock);
-    /* One line a second at most: progress must never cost the copy time. */
-    int due = now - run->last_progress_ms >= 1000 || (total && done == total);
-    if (due)
-        run->last_progress_ms = now;
-    hos_mutex_unlock(h->lock);
-    if (!due)
-        return;
-    if (total)
-        fprintf(stderr, "progress: %s: %.1f of %.1f MiB (%.0f%%)\n", run->an->description,
-                (double)done / 1048576.0, (double)total / 1048576.0, 100.0 * (double)done / (double)total);
-    else
-        fprintf(stderr, "progress: %s: %.1f MiB\n", run->an->description, (double)done / 1048576.0);
+    emh_progress_update(run->host->progress, run, run->an->description, done, total);
 }
 
 static int svc_is_cancelled(em_run *run) { return atomic_load(&run->host->cancelled); }
@@ -134,7 +120,9 @@ static void worker_thread(void *arg)
     em_run *r = arg;
     emh_host *h = r->host;
     uint64_t start = hos_now_ms();
+    emh_progress_begin(h->progress, r, r->an->description);
     em_run_result result = r->worker_fn(r, r->worker_arg);
+    emh_progress_done(h->progress, r);
     int ok = result == EM_RUN_OK;
     char msg[1200];
     snprintf(msg, sizeof msg, "background work of '%s' %s after %llu ms", r->an->description,
@@ -239,7 +227,8 @@ emh_host *emh_host_new(const emh_host_options *o, char *errbuf, size_t errlen)
     h->env_count = o->env_count;
     h->vars = copy_strings(o->vars, o->var_count);
     h->var_count = o->var_count;
-    h->progress = o->progress;
+    h->progress = o->progress ? emh_progress_new(stderr, o->progress_bar, o->progress_interval_ms)
+                              : NULL;
     h->lock = hos_mutex_new();
     h->changed = hos_cond_new();
     char *computer = hos_hostname();
@@ -287,6 +276,7 @@ void host_services_teardown(emh_host *h)
         free(h->vars[i]);
     free(h->vars);
     counter_store_free(h->counters);
+    emh_progress_free(h->progress);
     hos_mutex_free(h->lock);
     hos_cond_free(h->changed);
     free(h);

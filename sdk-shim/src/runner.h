@@ -41,7 +41,9 @@ typedef struct emh_host_options {
     const char *const *vars; /* "Name=Value" EM session variables */
     size_t var_count;
     uint32_t session_id;     /* 0: this process's session */
-    int progress;            /* print progress lines on stderr */
+    int progress;            /* show the progress plugins report, on stderr */
+    int progress_bar;        /* ... as a bar redrawn in place (a terminal) */
+    uint32_t progress_interval_ms; /* ... else a line per action this often (0: 5 s) */
 } emh_host_options;
 
 emh_host *emh_host_new(const emh_host_options *o, char *errbuf, size_t errlen);

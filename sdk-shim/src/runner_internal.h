@@ -15,6 +15,7 @@
 #include "counter_store.h"
 #include "host_os.h"
 #include "policy.h"
+#include "progress.h"
 #include "runner.h"
 
 struct em_run {
@@ -36,7 +37,6 @@ struct em_run {
     em_run_result worker_result;
     em_worker_fn worker_fn;
     void *worker_arg;
-    uint64_t last_progress_ms;
     struct em_run *next;
 };
 
@@ -51,7 +51,7 @@ struct emh_host {
     size_t env_count;
     char **vars; /* "Name=Value" session variables */
     size_t var_count;
-    int progress;
+    emh_progress *progress; /* NULL: progress is not shown */
     counter_store *counters;
     hos_mutex *lock;
     hos_cond *changed;

@@ -5,7 +5,9 @@
  *
  * Actions:
  *   example.Echo        synchronous: expands `message`, audits it, optionally
- *                       sleeps (`sleepMs`, for timeouts) and fails (`fail`)
+ *                       sleeps (`sleepMs`, for timeouts) and fails (`fail`);
+ *                       remembers its last run in <state_dir>/echo-status.json
+ *                       and answers the "status" query from it
  *   example.Background  returns at once; a worker runs `workMs`, reports
  *                       progress, honours cancellation and writes what
  *                       happened to `<state_dir>/<name>.result`
@@ -109,6 +111,30 @@ static em_status echo_validate(const char *params_json, char *errbuf, size_t err
     return st;
 }
 
+static void echo_status_path(em_run *run, char *path, size_t len)
+{
+    snprintf(path, len, "%s/echo-status.json", g_host->state_dir(run));
+}
+
+/* Keep the last success across failed runs, as a backup keeps its last good copy. */
+static void remember_echo(em_run *run, int ok)
+{
+    char path[4096];
+    echo_status_path(run, path, sizeof path);
+    json_t *state = json_load_file(path, 0, NULL);
+    if (!json_is_object(state)) {
+        json_decref(state);
+        state = json_object();
+    }
+    json_int_t now = (json_int_t)time(NULL);
+    json_object_set_new(state, "lastAttempt", json_integer(now));
+    json_object_set_new(state, "lastResult", json_string(ok ? "ok" : "failed"));
+    if (ok)
+        json_object_set_new(state, "lastSuccess", json_integer(now));
+    json_dump_file(state, path, JSON_COMPACT);
+    json_decref(state);
+}
+
 static em_run_result echo_run(void *p, em_run *run)
 {
     instance *in = p;
@@ -127,8 +153,46 @@ static em_run_result echo_run(void *p, em_run *run)
     free(detail_text);
     json_decref(detail);
     g_host->free_string(expanded);
-    return json_is_true(json_object_get(in->params, "fail")) ? EM_RUN_FAILED : EM_RUN_OK;
+    int ok = !json_is_true(json_object_get(in->params, "fail"));
+    remember_echo(run, ok);
+    return ok ? EM_RUN_OK : EM_RUN_FAILED;
 }
+
+/* "status": one item, this action's last run. The times are epoch seconds
+ * in the file so that a test can age them. */
+static em_status echo_query(void *p, em_run *run, const char *command, const char *args_json,
+                            char **result_json, char *errbuf, size_t errlen)
+{
+    instance *in = p;
+    if (strcmp(command, "status") != 0) {
+        snprintf(errbuf, errlen, "example.Echo answers only 'status', not '%s'", command);
+        return EM_ERR_PARAMS;
+    }
+    char path[4096];
+    echo_status_path(run, path, sizeof path);
+    json_t *state = json_load_file(path, 0, NULL);
+    json_int_t success = json_integer_value(json_object_get(state, "lastSuccess"));
+    json_int_t attempt = json_integer_value(json_object_get(state, "lastAttempt"));
+    const char *result = json_string_value(json_object_get(state, "lastResult"));
+    time_t now = time(NULL);
+    char when[32] = "";
+    if (success > 0) {
+        time_t t = (time_t)success;
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    }
+    json_t *item = json_pack("{s:s, s:o, s:o, s:s}", "name",
+                             json_string_value(json_object_get(in->params, "message")),
+                             "lastSuccess", success > 0 ? json_string(when) : json_null(),
+                             "ageSeconds", success > 0 ? json_integer(now - success) : json_null(),
+                             "lastResult", attempt > 0 && result ? result : "never");
+    json_t *doc = json_pack("{s:s, s:[o]}", "itemKind", "message", "items", item);
+    *result_json = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    json_decref(state);
+    return *result_json ? EM_OK : EM_ERR_NOMEM;
+}
+
+static void free_result(char *result_json) { free(result_json); }
 
 /* --- example.Background ------------------------------------------------------ */
 static const char background_schema[] =
@@ -221,7 +285,7 @@ static em_status shutdown_module(uint32_t deadline_ms)
 
 static const em_action actions[] = {
     {sizeof(em_action), "example.Echo", "Echo", "1.0.0", echo_schema, echo_validate, create,
-     echo_run, destroy, NULL, NULL},
+     echo_run, destroy, echo_query, free_result},
     {sizeof(em_action), "example.Background", "Background work", "1.0.0", background_schema,
      NULL, create, background_run, destroy, NULL, NULL},
     {sizeof(em_action), "example.WhoAmI", "Who am I", "1.0.0", whoami_schema, NULL, create,
