@@ -1,17 +1,17 @@
 /*
  * btrfs.c - read-only btrfs subvolume snapshots through the kernel ioctls.
  *
- * One snapshot per subvolume that holds a file of the set, so all files of
- * one subvolume are frozen at the same instant. The snapshot holds what is on
- * disk when it commits: btrfs flushes dirty pages first, but without waiting
- * for pages already under writeback, so a page that background writeback was
- * writing while Outlook rewrote it can enter the snapshot in its older state
- * next to newer pages (seen in the point-in-time test under load). Each file
- * is therefore fsync'd just before the snapshot: that waits for writeback in
- * flight and leaves the kernel's own flush a window of microseconds instead of
- * the seconds of a background flush. The window is not zero; the reflink
- * provider (FICLONE holds the file's lock against writers while it clones)
- * has none, for one file at a time. The snapshot goes inside the subvolume it copies, at
+ * One snapshot per subvolume that holds a file of the set. The snapshot
+ * holds what is on disk when it commits: btrfs flushes the dirty pages first,
+ * but without blocking writers, page by page in file order, so a file that
+ * is being rewritten while the flush runs can enter the snapshot with an
+ * early page in its old state and a later page in a newer one (the
+ * point-in-time test caught exactly that under load). The snapshot is
+ * crash-consistent, not point-in-time, for a file under active writes; this
+ * is why "auto" prefers the reflink provider, whose FICLONE holds the file's
+ * lock against writers while it flushes and clones. Each file is fsync'd just
+ * before the snapshot, which shrinks the window (less left to flush) but
+ * cannot close it. The snapshot goes inside the subvolume it copies, at
  * "<subvolume root>/.pstsnap-snapshots/<session id>": a snapshot must live
  * on the same filesystem, and a nested subvolume is not part of later
  * snapshots of its parent, so the folder costs nothing. Artifact = the
@@ -21,6 +21,7 @@
  * errno and no child process has to be found and trusted.
  */
 #include "snapshot.h"
+#include "snapshot_linux.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #define SNAP_DIR ".pstsnap-snapshots"
-#define ID_LEN 16
+#define ID_LEN SNAP_SESSION_ID_LEN
 
 typedef struct subvol_snap {
     char *root; /* canonical path of the subvolume root */
@@ -60,38 +60,6 @@ struct snap_session {
     snap_file *files;
     size_t count;
 };
-
-static ps_status errno_status(int e)
-{
-    switch (e) {
-    case ENOENT:
-    case ENOTDIR: return PS_ERR_NOTFOUND;
-    case EACCES:
-    case EPERM:
-    case EROFS: return PS_ERR_ACCESS;
-    case ENOSPC:
-    case EDQUOT: return PS_ERR_NOSPACE;
-    case ENOMEM: return PS_ERR_NOMEM;
-    case ELOOP: return PS_ERR_UNSAFE;
-    case ENOTTY:
-    case EOPNOTSUPP: return PS_ERR_UNSUPPORTED;
-    default: return PS_ERR_IO;
-    }
-}
-
-static void make_session_id(char id[ID_LEN + 1])
-{
-    unsigned long long v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
-        /* Entropy not ready (early boot): uniqueness is all that matters,
-         * and the snapshot ioctl fails with EEXIST on a clash. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        v = ((unsigned long long)ts.tv_sec << 32) ^ (unsigned long long)ts.tv_nsec ^
-            ((unsigned long long)getpid() << 16);
-    }
-    snprintf(id, ID_LEN + 1, "%016llx", v);
-}
 
 static char *join(const char *a, const char *b)
 {
@@ -126,7 +94,7 @@ static ps_status find_subvol(const char *path, char **root, char **rel, ps_err *
     *root = *rel = NULL;
     struct stat st;
     if (lstat(path, &st) != 0)
-        return ps_err_set(err, errno_status(errno), "cannot read '%s': %s", path,
+        return ps_err_set(err, snap_errno_status(errno), "cannot read '%s': %s", path,
                           strerror(errno));
     if (S_ISLNK(st.st_mode))
         return ps_err_set(err, PS_ERR_UNSAFE, "'%s' is a symbolic link; refused", path);
@@ -140,7 +108,7 @@ static ps_status find_subvol(const char *path, char **root, char **rel, ps_err *
     int e = errno;
     free(dir);
     if (!cur)
-        return ps_err_set(err, errno_status(e), "cannot resolve the folder of '%s': %s", path,
+        return ps_err_set(err, snap_errno_status(e), "cannot resolve the folder of '%s': %s", path,
                           strerror(e));
     /* Inode 256 marks a subvolume root only on btrfs; elsewhere it is just
      * some folder. */
@@ -195,7 +163,7 @@ static ps_status btrfs_probe(const char *path, ps_err *err)
         return ps_err_set(err, PS_ERR_INVALID, "no path to probe");
     struct statfs fs;
     if (statfs(path, &fs) != 0)
-        return ps_err_set(err, errno_status(errno), "cannot inspect the filesystem of '%s': %s",
+        return ps_err_set(err, snap_errno_status(errno), "cannot inspect the filesystem of '%s': %s",
                           path, strerror(errno));
     if (fs.f_type != BTRFS_SUPER_MAGIC)
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "'%s' is not on a btrfs filesystem", path);
@@ -244,14 +212,14 @@ static ps_status destroy_snapshot(const char *artifact, ps_err *err)
                             "refusing to remove '%s': '%s' is not a real folder (%s)", artifact,
                             parent, strerror(errno));
         else if (errno != ENOENT)
-            rc = ps_err_set(err, errno_status(errno), "cannot open snapshot folder '%s': %s",
+            rc = ps_err_set(err, snap_errno_status(errno), "cannot open snapshot folder '%s': %s",
                             parent, strerror(errno));
     } else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno != ENOENT)
-            rc = ps_err_set(err, errno_status(errno), "cannot inspect '%s': %s", artifact,
+            rc = ps_err_set(err, snap_errno_status(errno), "cannot inspect '%s': %s", artifact,
                             strerror(errno));
     } else if (fstat(pfd, &pst) != 0 || fstatfs(pfd, &fs) != 0) {
-        rc = ps_err_set(err, errno_status(errno), "cannot inspect '%s': %s", parent,
+        rc = ps_err_set(err, snap_errno_status(errno), "cannot inspect '%s': %s", parent,
                         strerror(errno));
     } else if (fs.f_type != BTRFS_SUPER_MAGIC || !S_ISDIR(st.st_mode) ||
                st.st_ino != BTRFS_FIRST_FREE_OBJECTID || st.st_dev == pst.st_dev) {
@@ -264,7 +232,7 @@ static ps_status destroy_snapshot(const char *artifact, ps_err *err)
         memset(&args, 0, sizeof args);
         snprintf(args.name, sizeof args.name, "%s", name);
         if (ioctl(pfd, BTRFS_IOC_SNAP_DESTROY, &args) != 0 && errno != ENOENT)
-            rc = ps_err_set(err, errno_status(errno), "cannot delete btrfs snapshot '%s': %s",
+            rc = ps_err_set(err, snap_errno_status(errno), "cannot delete btrfs snapshot '%s': %s",
                             artifact, strerror(errno));
     }
     if (pfd >= 0)
@@ -297,7 +265,7 @@ static ps_status snapshot_subvol(subvol_snap *sv, const char *id, snap_record *r
         return rc;
     int rootfd = open(sv->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
-        return ps_err_set(err, errno_status(errno), "cannot open btrfs subvolume '%s': %s",
+        return ps_err_set(err, snap_errno_status(errno), "cannot open btrfs subvolume '%s': %s",
                           sv->root, strerror(errno));
     struct btrfs_ioctl_vol_args_v2 args;
     memset(&args, 0, sizeof args);
@@ -313,7 +281,7 @@ static ps_status snapshot_subvol(subvol_snap *sv, const char *id, snap_record *r
             if (errno == ENOENT && attempt < 3)
                 continue;
             rc = ps_err_set(err, errno == ELOOP || errno == ENOTDIR ? PS_ERR_UNSAFE
-                                                                      : errno_status(errno),
+                                                                      : snap_errno_status(errno),
                             "cannot create or open '%s/" SNAP_DIR "': %s", sv->root,
                             strerror(errno));
             break;
@@ -327,7 +295,7 @@ static ps_status snapshot_subvol(subvol_snap *sv, const char *id, snap_record *r
         }
         if (e == ENOENT && attempt < 3)
             continue;
-        rc = ps_err_set(err, errno_status(e), "cannot snapshot btrfs subvolume '%s': %s",
+        rc = ps_err_set(err, snap_errno_status(e), "cannot snapshot btrfs subvolume '%s': %s",
                         sv->root, strerror(e));
         /* Do not leave an empty folder behind for a snapshot never made. */
         (void)unlinkat(rootfd, SNAP_DIR, AT_REMOVEDIR);
@@ -436,7 +404,7 @@ static ps_status btrfs_create(const char *const *paths, size_t count, snap_recor
         free(s);
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     }
-    make_session_id(s->id);
+    snap_session_id(s->id);
 
     ps_status rc = plan_session(s, paths, count, err);
     if (rc == PS_OK)

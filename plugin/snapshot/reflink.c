@@ -14,6 +14,7 @@
  * planted symlinks, and the mail inside is private. Artifact = clone path.
  */
 #include "snapshot.h"
+#include "snapshot_linux.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -38,41 +38,10 @@ typedef struct clone_file {
 } clone_file;
 
 struct snap_session {
-    char id[17]; /* 64 random bits in hex: clone names never collide */
+    char id[SNAP_SESSION_ID_LEN + 1]; /* random: clone names never collide */
     clone_file *files;
     size_t count;
 };
-
-static ps_status errno_status(int e)
-{
-    switch (e) {
-    case ENOENT:
-    case ENOTDIR: return PS_ERR_NOTFOUND;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-    case ETXTBSY: return PS_ERR_ACCESS;
-    case ENOSPC:
-    case EDQUOT: return PS_ERR_NOSPACE;
-    case ENOMEM: return PS_ERR_NOMEM;
-    case ELOOP: return PS_ERR_UNSAFE;
-    default: return PS_ERR_IO;
-    }
-}
-
-static void make_session_id(char id[17])
-{
-    unsigned long long v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
-        /* Entropy not ready (early boot): uniqueness is all that matters,
-         * and O_EXCL on the clone catches a clash. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        v = ((unsigned long long)ts.tv_sec << 32) ^ (unsigned long long)ts.tv_nsec ^
-            ((unsigned long long)getpid() << 16);
-    }
-    snprintf(id, 17, "%016llx", v);
-}
 
 /* ".pstsnap-clone-<hex>-<digits>" and nothing else. */
 static int clone_name_valid(const char *name)
@@ -101,7 +70,7 @@ static ps_status canonical_dir(const char *path, char **out, ps_err *err)
     int e = errno;
     free(dir);
     if (!*out)
-        return ps_err_set(err, errno_status(e), "cannot resolve the folder of '%s': %s", path,
+        return ps_err_set(err, snap_errno_status(e), "cannot resolve the folder of '%s': %s", path,
                           strerror(e));
     return PS_OK;
 }
@@ -112,7 +81,7 @@ static ps_status reflink_probe(const char *path, ps_err *err)
         return ps_err_set(err, PS_ERR_INVALID, "no path to probe");
     struct stat st;
     if (lstat(path, &st) != 0)
-        return ps_err_set(err, errno_status(errno), "cannot read '%s': %s", path,
+        return ps_err_set(err, snap_errno_status(errno), "cannot read '%s': %s", path,
                           strerror(errno));
     if (S_ISLNK(st.st_mode))
         return ps_err_set(err, PS_ERR_UNSAFE, "'%s' is a symbolic link; refused", path);
@@ -124,7 +93,7 @@ static ps_status reflink_probe(const char *path, ps_err *err)
      * purpose: "auto" should not pick what was never tested. */
     struct statfs fs;
     if (statfs(path, &fs) != 0)
-        return ps_err_set(err, errno_status(errno), "cannot inspect the filesystem of '%s': %s",
+        return ps_err_set(err, snap_errno_status(errno), "cannot inspect the filesystem of '%s': %s",
                           path, strerror(errno));
     if (fs.f_type != BTRFS_SUPER_MAGIC && fs.f_type != XFS_SUPER_MAGIC)
         return ps_err_set(err, PS_ERR_UNSUPPORTED,
@@ -137,7 +106,7 @@ static ps_status reflink_probe(const char *path, ps_err *err)
     if (rc != PS_OK)
         return rc;
     if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)
-        rc = ps_err_set(err, errno_status(errno), "cannot create clone files in '%s': %s", dir,
+        rc = ps_err_set(err, snap_errno_status(errno), "cannot create clone files in '%s': %s", dir,
                         strerror(errno));
     free(dir);
     return rc;
@@ -156,7 +125,7 @@ static ps_status remove_clone(const char *artifact, ps_err *err)
     if (lstat(artifact, &st) != 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return PS_OK;
-        return ps_err_set(err, errno_status(errno), "cannot inspect clone '%s': %s", artifact,
+        return ps_err_set(err, snap_errno_status(errno), "cannot inspect clone '%s': %s", artifact,
                           strerror(errno));
     }
     if (!S_ISREG(st.st_mode))
@@ -164,7 +133,7 @@ static ps_status remove_clone(const char *artifact, ps_err *err)
                           "refusing to remove '%s': not a regular file, so not a clone",
                           artifact);
     if (unlink(artifact) != 0 && errno != ENOENT)
-        return ps_err_set(err, errno_status(errno), "cannot remove clone '%s': %s", artifact,
+        return ps_err_set(err, snap_errno_status(errno), "cannot remove clone '%s': %s", artifact,
                           strerror(errno));
     return PS_OK;
 }
@@ -197,7 +166,7 @@ static ps_status clone_error(int e, const char *live, const char *clone, ps_err 
                           "cannot clone '%s' to '%s': %s (the filesystem, or this file's "
                           "attributes such as nodatacow, do not allow reflink copies)",
                           live, clone, strerror(e));
-    return ps_err_set(err, errno_status(e), "cannot clone '%s' to '%s': %s", live, clone,
+    return ps_err_set(err, snap_errno_status(e), "cannot clone '%s' to '%s': %s", live, clone,
                       strerror(e));
 }
 
@@ -212,7 +181,7 @@ static ps_status clone_one(clone_file *f, snap_record *record, ps_err *err)
     if (src < 0) {
         if (errno == ELOOP)
             return ps_err_set(err, PS_ERR_UNSAFE, "'%s' is a symbolic link; refused", f->live);
-        return ps_err_set(err, errno_status(errno), "cannot open '%s': %s", f->live,
+        return ps_err_set(err, snap_errno_status(errno), "cannot open '%s': %s", f->live,
                           strerror(errno));
     }
     /* Times are read before the clone, so the clone's mtime is never newer
@@ -222,7 +191,7 @@ static ps_status clone_one(clone_file *f, snap_record *record, ps_err *err)
     if (fstat(src, &st) != 0) {
         int e = errno;
         close(src);
-        return ps_err_set(err, errno_status(e), "cannot inspect '%s': %s", f->live, strerror(e));
+        return ps_err_set(err, snap_errno_status(e), "cannot inspect '%s': %s", f->live, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(src);
@@ -233,7 +202,7 @@ static ps_status clone_one(clone_file *f, snap_record *record, ps_err *err)
     if (dst < 0) {
         int e = errno;
         close(src);
-        return ps_err_set(err, errno_status(e), "cannot create clone file '%s': %s", f->clone,
+        return ps_err_set(err, snap_errno_status(e), "cannot create clone file '%s': %s", f->clone,
                           strerror(e));
     }
     f->made = 1;
@@ -242,7 +211,7 @@ static ps_status clone_one(clone_file *f, snap_record *record, ps_err *err)
     } else {
         struct timespec times[2] = {st.st_atim, st.st_mtim};
         if (futimens(dst, times) != 0)
-            rc = ps_err_set(err, errno_status(errno), "cannot set the times of clone '%s': %s",
+            rc = ps_err_set(err, snap_errno_status(errno), "cannot set the times of clone '%s': %s",
                             f->clone, strerror(errno));
     }
     close(src);
@@ -263,7 +232,7 @@ static ps_status reflink_create(const char *const *paths, size_t count, snap_rec
         free(s);
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     }
-    make_session_id(s->id);
+    snap_session_id(s->id);
 
     ps_status rc = PS_OK;
     for (size_t i = 0; i < count && rc == PS_OK; i++) {

@@ -19,16 +19,20 @@ extern const snap_provider snapshot_reflink_provider;
 #endif
 extern const snap_provider snapshot_none_provider;
 
-/* Best first: "auto" takes the first provider whose probe succeeds. A whole
- * volume snapshot (btrfs, vss) comes before per-file clones because it
- * freezes every file of the set at one single moment, and "none" comes last
- * because it freezes nothing. */
+/* Best first: "auto" takes the first provider whose probe succeeds, and
+ * "none" comes last because it freezes nothing. VSS flushes and holds the
+ * volume's writes while it commits, so a file is frozen at one moment. On
+ * Linux the per-file clone comes first: FICLONE holds the file's lock
+ * against writers while it flushes and clones, so each PST is frozen at one
+ * moment, while a btrfs subvolume snapshot flushes dirty pages without
+ * blocking writers and can catch a file that is being rewritten with pages
+ * of two moments (see btrfs.c). */
 static const snap_provider *const providers[] = {
 #if defined(_WIN32)
     &snapshot_vss_provider,
 #elif defined(__linux__)
-    &snapshot_btrfs_provider,
     &snapshot_reflink_provider,
+    &snapshot_btrfs_provider,
 #endif
     &snapshot_none_provider,
 };

@@ -52,7 +52,7 @@ class Summary(unittest.TestCase):
         total = sum(self.sizes[p] for p in psts)
         run = sb.fire()
         self.check(run, seen=3, skipped=2, copied=3, unchanged=0, bytesRead=total,
-                   bytesWritten=total, snapshot="btrfs")
+                   bytesWritten=total, snapshot="reflink")
         self.assertEqual(len(run.of(bs.EV_FILE_SKIPPED)), 2, run.describe())
 
         b = psts[1]
@@ -63,7 +63,7 @@ class Summary(unittest.TestCase):
         # Read in full, but on btrfs only the changed block is written: the
         # staging file starts as a clone of the last backup (copy.h).
         self.check(run, seen=3, skipped=2, copied=1, unchanged=2, bytesRead=self.sizes[b],
-                   bytesWritten=64 * 1024, snapshot="btrfs")
+                   bytesWritten=64 * 1024, snapshot="reflink")
         self.assertEqual(run.backed_up(), [b])
 
         run = sb.fire()
