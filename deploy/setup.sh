@@ -15,6 +15,8 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 
+# The last line is the console form (deploy/console/) and its browser test:
+# headless chromium driven through chromedriver by python3-selenium.
 PACKAGES="
   build-essential cmake ninja-build pkg-config clang
   libjansson-dev uthash-dev libxxhash-dev libcmocka-dev
@@ -23,6 +25,7 @@ PACKAGES="
   pff-tools pst-utils python3-pypff
   valgrind
   rsync
+  chromium chromium-driver python3-selenium libjs-json-editor
 "
 # The cross compiler and its binutils (objdump for the export check), and
 # Wine to run the Windows tests: its 64-bit loader is enough, the programs

@@ -29,11 +29,6 @@ if [ "${PSTSNAP_SKIP_WINDOWS:-0}" = 1 ]; then
 else
     "$top/deploy/setup.sh" --windows
 fi
-# The console form's browser test needs chromium (Debian) and playwright-core
-# (npm registry). Where the registry cannot be reached that test reports
-# skipped; everything else still runs.
-"$top/deploy/setup-console.sh" ||
-    echo "test.sh: the console set-up failed: the browser test will be reported skipped" >&2
 
 echo "== sanitizer build (ASan + UBSan)"
 cmake -S "$top" -B "$top/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
