@@ -36,7 +36,7 @@ cmake -S "$top" -B "$top/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 cmake --build "$top/build-asan" -j "$jobs" >/dev/null
 asan_status=0
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir "$top/build-asan" -L 'unit|emhost|backup|schemas' -j "$jobs" --output-on-failure \
+    ctest --test-dir "$top/build-asan" -L 'unit|emhost|backup|schemas|reliability|status|docs' -j "$jobs" --output-on-failure \
     || asan_status=$?
 
 # The Windows stage: configure, build and test with the "windows" preset.

@@ -109,6 +109,54 @@ static void consider_unfollowed(walk *w, const char *path, const char *rel, pf_k
         skipped(w, path, "not a regular file (a FIFO, socket or device)");
 }
 
+/* The length of the valid UTF-8 sequence at s, 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+             : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    /* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) ||
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+static int is_utf8(const char *s)
+{
+    for (size_t n; *s; s += n)
+        if (!(n = utf8_sequence((const unsigned char *)s)))
+            return 0;
+    return 1;
+}
+
+/* A name that is not UTF-8 (Linux allows any bytes) cannot be carried by
+ * events, the manifest or a Windows destination: it is skipped, and the
+ * warning shows each bad byte as '?'. Said only when the admin may expect
+ * the entry searched: a name the rules select, or a folder. */
+static void consider_not_utf8(walk *w, const char *path, const char *rel, pf_kind kind)
+{
+    const discover_request *r = w->req;
+    if (matches_any(r->exclude, r->exclude_count, rel) ||
+        !(matches_any(r->include, r->include_count, rel) || (kind == PF_KIND_DIR && r->recurse)))
+        return;
+    char *shown = strdup(path);
+    if (!shown)
+        return;
+    for (char *c = shown; *c;) {
+        size_t n = utf8_sequence((const unsigned char *)c);
+        if (n)
+            c += n;
+        else
+            *c++ = '?';
+    }
+    skipped(w, shown, "its name is not valid UTF-8, which events, the manifest and the "
+                      "backup's name need; rename it");
+    free(shown);
+}
+
 /* Walk one folder. `rel` is its path below the source root ("" at the root). */
 static ps_status walk_dir(walk *w, const char *dir, const char *rel, const char *label, int depth,
                           ps_err *err)
@@ -143,14 +191,19 @@ static ps_status walk_dir(walk *w, const char *dir, const char *rel, const char 
             break;
         }
         snprintf(child_rel, n, "%s%s%s", rel, *rel ? "/" : "", name);
-        if (kind == PF_KIND_FILE) {
+        if (!is_utf8(name)) {
+            consider_not_utf8(w, path, child_rel, kind);
+        } else if (kind == PF_KIND_FILE) {
             s = consider_file(w, path, child_rel, label, err);
         } else if (kind == PF_KIND_DIR && w->req->recurse) {
             pf_stat st;
-            /* Same device only: a mount point is another volume, and the
-             * destination is never walked into. */
-            if (pf_lstat(path, &st, NULL) == PS_OK && st.kind == PF_KIND_DIR &&
-                st.dev == w->root_dev && !(w->have_dest && st.dev == w->dest.dev && st.ino == w->dest.ino))
+            /* Same device only: a mount point is another volume (a bind
+             * mount may show another user's files), and the destination is
+             * never walked into. */
+            int is_dir = pf_lstat(path, &st, NULL) == PS_OK && st.kind == PF_KIND_DIR;
+            if (is_dir && st.dev != w->root_dev)
+                skipped(w, path, "a mount point (another volume), which is never crossed");
+            else if (is_dir && !(w->have_dest && st.dev == w->dest.dev && st.ino == w->dest.ino))
                 s = walk_dir(w, path, child_rel, label, depth + 1, err);
         } else if (kind == PF_KIND_LINK || kind == PF_KIND_OTHER) {
             consider_unfollowed(w, path, child_rel, kind);

@@ -10,7 +10,9 @@
  * with PSTSNAP_FAULT_TRACE=FILE every point reached is appended to FILE as
  * "N name", so a test can count the points and aim at each. While tracing or
  * killing, every write of the POSIX layer is made in two halves with the
- * point "write.torn" between them (a torn write).
+ * point "write.torn" between them (a torn write). PSTSNAP_FAULT_PAUSE_AT=
+ * NAME[#K]:MS sleeps MS milliseconds at the Kth point called NAME, so a
+ * test can change files under a paused run.
  *
  * The same build reads PSTSNAP_FAULT_ERROR (plugin/platform/posix/
  * pf_fault_posix.c) to make chosen reads, writes, flushes, opens and renames

@@ -80,12 +80,30 @@ static char *final_path_for(const run *r, const ps_candidate *c)
     return path;
 }
 
+/* A name may have 255 bytes (NAME_MAX; 255 UTF-16 units on Windows): a
+ * backup whose name is that long leaves no room for the suffix. Its staging
+ * name keeps the head of the name and a hash of the whole, so it stays
+ * unique and the same from run to run (a resume finds it). */
+#define NAME_LIMIT 255
+
 static char *staging_path_for(const char *final_path)
 {
-    size_t n = strlen(final_path) + sizeof STAGING_SUFFIX;
+    const char *base = pf_basename(final_path);
+    size_t dir_len = (size_t)(base - final_path), base_len = strlen(base);
+    size_t suffix_len = strlen(STAGING_SUFFIX), n = strlen(final_path) + suffix_len + 20;
     char *p = malloc(n);
-    if (p)
+    if (!p)
+        return NULL;
+    if (base_len + suffix_len <= NAME_LIMIT) {
         snprintf(p, n, "%s%s", final_path, STAGING_SUFFIX);
+        return p;
+    }
+    char hex[17];
+    ps_hash_hex(ps_hash64(base, base_len), hex);
+    size_t keep = NAME_LIMIT - suffix_len - 1 - 16;
+    while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80)
+        keep--; /* cut on a character boundary */
+    snprintf(p, n, "%.*s%.*s~%s%s", (int)dir_len, final_path, (int)keep, base, hex, STAGING_SUFFIX);
     return p;
 }
 
@@ -134,10 +152,49 @@ static void give_chain_to_user(const ps_job *job, const char *top, const char *d
     free(p);
 }
 
+/* A link the user made on the destination's path (their sync folder, say,
+ * swapped for a link to /etc) would have an elevated run create folders and
+ * backups where the user may not write. Links others made (an admin's
+ * /home -> /data/home) are followed as usual. POSIX only: Windows paths
+ * carry no owner uid. */
+static ps_status refuse_user_links(const ps_job *job, ps_err *err)
+{
+    if (job->owner_uid < 0)
+        return PS_OK;
+    char *p = strdup(job->destination);
+    if (!p)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    ps_status s = PS_OK;
+    for (size_t i = 1; s == PS_OK; i++) {
+        if (p[i] != pf_sep && p[i] != '\0')
+            continue;
+        char saved = p[i];
+        p[i] = '\0';
+        pf_stat st;
+        if (pf_lstat(p, &st, NULL) != PS_OK) {
+            p[i] = saved;
+            break; /* not there yet: created below, without links */
+        }
+        if (st.kind == PF_KIND_LINK && st.owner_uid == job->owner_uid)
+            s = ps_err_set(err, PS_ERR_UNSAFE,
+                           "'%s' on the destination's path is a link the user made; an elevated "
+                           "run does not follow it (the backups could land where the user may "
+                           "not write)",
+                           p);
+        p[i] = saved;
+        if (!saved)
+            break;
+    }
+    free(p);
+    return s;
+}
+
 /* mkdir -p the destination. The folders that creates, above it too (the
  * sync client's folder may not exist yet), become the user's. */
 static ps_status make_destination(const ps_job *job, ps_err *err)
 {
+    if (refuse_user_links(job, err) != PS_OK)
+        return PS_ERR_UNSAFE;
     char *first_new = NULL, *p = acts_for_user(job) ? strdup(job->destination) : NULL;
     pf_stat st;
     while (p && pf_lstat(p, &st, NULL) == PS_ERR_NOTFOUND) {
@@ -245,8 +302,9 @@ static void sweep_stale_staging(run *r, const ps_candidates *found)
         int alive = 0;
         for (size_t i = 0; ours && !alive && i < found->count; i++) {
             char *final_path = final_path_for(r, &found->items[i]);
-            alive = final_path && strncmp(staging, final_path, strlen(final_path)) == 0 &&
-                    strcmp(staging + strlen(final_path), STAGING_SUFFIX) == 0;
+            char *expected = final_path ? staging_path_for(final_path) : NULL;
+            alive = expected && strcmp(staging, expected) == 0;
+            free(expected);
             free(final_path);
         }
         /* A journal without its staging file can never be resumed (a kill
@@ -351,6 +409,7 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
     free(dir);
     copy_request req = {.read_path = read_path, .live_path = f->c->path, .live = live,
                         .source_size = f->c->st.size, .source_mtime_ns = f->c->st.mtime_ns,
+                        .source_dev = f->c->st.dev, .source_ino = f->c->st.ino,
                         .staging_path = f->staging_path, .journal_path = f->journal_path,
                         .block_size = job->params->block_size,
                         .max_bandwidth_mibps = job->params->max_bandwidth_mibps, .host = job->host,

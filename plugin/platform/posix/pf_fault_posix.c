@@ -28,6 +28,27 @@ static int is_named_target(const char *spec, const char *name)
     return atomic_fetch_add(&g_named_points, 1) + 1 == atol(hash + 1);
 }
 
+/* PSTSNAP_FAULT_PAUSE_AT=NAME[#K]:MS sleeps MS milliseconds at the Kth
+ * (default first) point called NAME, after it is traced: a test waits for
+ * the trace line, then changes the world under the paused run (a PST
+ * swapped for a link between discovery and open). */
+static atomic_long g_pause_points;
+
+static void pause_if_asked(const char *name)
+{
+    const char *spec = getenv("PSTSNAP_FAULT_PAUSE_AT");
+    const char *colon = spec ? strrchr(spec, ':') : NULL;
+    if (!colon)
+        return;
+    const char *hash = memchr(spec, '#', (size_t)(colon - spec));
+    size_t len = (size_t)((hash ? hash : colon) - spec);
+    if (strlen(name) != len || strncmp(spec, name, len) != 0)
+        return;
+    long nth = hash ? atol(hash + 1) : 1;
+    if (atomic_fetch_add(&g_pause_points, 1) + 1 == nth)
+        pf_sleep_ms((uint32_t)atol(colon + 1));
+}
+
 void fault_point(const char *name)
 {
     long n = atomic_fetch_add(&g_points, 1) + 1;
@@ -42,6 +63,7 @@ void fault_point(const char *name)
     const char *kill_at = getenv("PSTSNAP_FAULT_KILL_AT");
     if (kill_at && (strchr(kill_at, '#') ? is_named_target(kill_at, name) : atol(kill_at) == n))
         kill(getpid(), SIGKILL);
+    pause_if_asked(name);
 }
 
 int pf_fault_points_on(void)
