@@ -26,7 +26,11 @@
  * changes the backup, nor a kept version linked to it.
  *
  * Ownership: strings in copy_request are borrowed; copy_result.hashes is
- * malloc'd and freed by the caller (copy_result_free).
+ * malloc'd and freed by the caller (copy_result_free). The base blockmap's
+ * hash array is the copy's to use up, so that a run holds one hash array,
+ * not two: it becomes copy_result.hashes when the clone is made, and is
+ * freed when it is not; after copy_file, base->hashes is NULL or still the
+ * caller's. The caller calls blockmap_free on the base either way.
  */
 #ifndef PS_COPY_H
 #define PS_COPY_H
@@ -43,6 +47,8 @@ typedef struct copy_request {
     int live;                 /* no snapshot: fail with PS_ERR_CHANGED if it moves */
     uint64_t source_size;     /* the live file at discovery: the journal's identity */
     int64_t source_mtime_ns;
+    uint64_t source_dev, source_ino; /* the live file discovery found: a live read
+                                      * opens that file or nothing */
     const char *staging_path;
     const char *journal_path;
     uint32_t block_size;
@@ -50,7 +56,8 @@ typedef struct copy_request {
     const ps_host *host;
     uint64_t progress_base, progress_total; /* run-wide progress accounting */
     const char *base_path;   /* the last published backup, or NULL */
-    const ps_blockmap *base; /* its blockmap, or NULL: no delta */
+    ps_blockmap *base;       /* its blockmap, or NULL: no delta; copy_file uses up
+                              * base->hashes (see Ownership above) */
 } copy_request;
 
 typedef struct copy_result {

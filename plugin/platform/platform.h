@@ -191,4 +191,19 @@ ps_status pf_give_to_user(const char *path, int64_t uid, int64_t gid, const char
  * owner check (owner_uid) is what keeps other users' files out there. */
 ps_status pf_user_can_read(const char *path, const char *user_sid, ps_err *err);
 
+/* --- I/O overlap hints ---------------------------------------------------------- */
+/* Hints that let the device work while the caller computes; neither makes
+ * anything durable, neither reports an error (a failed write-back shows up
+ * at the next pf_sync, which alone vouches for data), and both may do
+ * nothing at all. len 0 means "to the end of the file".
+ * pf_prefetch: start reading [off, off+len) into the cache now, so the
+ * pf_pread that follows finds it there (Linux: posix_fadvise WILLNEED;
+ * Windows: nothing, FILE_FLAG_SEQUENTIAL_SCAN already reads ahead).
+ * pf_start_writeback: start writing the dirty cached bytes of [off,
+ * off+len) to the device without waiting for them, so a later pf_sync has
+ * little left to wait for (Linux: sync_file_range WRITE; elsewhere
+ * nothing). */
+void pf_prefetch(pf_file *f, uint64_t off, uint64_t len);
+void pf_start_writeback(pf_file *f, uint64_t off, uint64_t len);
+
 #endif /* PS_PLATFORM_H */

@@ -54,6 +54,9 @@ QUICK = dict(big=16 * MiB, rss=(4 * MiB, 32 * MiB), small=256 * 1024, count=20, 
              runs=1, heavy_runs=1, noop_runs=3, image=0, sweep=(64, 256))
 
 
+SETTLE_S = 0.0  # set by --settle
+
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
@@ -192,9 +195,16 @@ class Place:
 
     def drop(self, *paths):
         drop_cache(*paths)
+        # Commit what the untimed set-up did (deleting the previous run's
+        # 2 GiB copy), then let the disk settle before the timer starts.
+        # Without it a run's time depends on what ran before it: on the
+        # reference VM (ext4 mounted with `discard`, a virtio disk cached by
+        # the host) cp took 1.7 s or 4.5 s for the same copy by the order of
+        # the runs; after 15 s every tool is in the same (slower) state.
+        subprocess.run(["sync", "-f", self.root], check=False)
         if self.image:
-            subprocess.run(["sync", "-f", self.root], check=False)
             drop_cache(self.image)
+        time.sleep(SETTLE_S)
 
     def fire(self, params=None, wrap=(), background=False):
         """emhost fire as an admin's policy does. Returns a dict of figures,
@@ -540,8 +550,12 @@ def main():
     ap.add_argument("--plugin", help="use this pstsnap plugin instead of building")
     ap.add_argument("--only", default="1,2,3,4,6,7", help="scenarios to run")
     ap.add_argument("--json", help="write the raw figures here")
+    ap.add_argument("--settle", type=float,
+                    help="seconds of quiet before each timed run (default 15; --quick: 0)")
     a = ap.parse_args()
     cfg = dict(QUICK if a.quick else FULL)
+    global SETTLE_S
+    SETTLE_S = a.settle if a.settle is not None else (0.0 if a.quick else 15.0)
     if a.runs:
         cfg["runs"] = cfg["heavy_runs"] = a.runs
     emhost, plugin = (a.emhost, a.plugin) if a.emhost and a.plugin else build()
@@ -592,7 +606,8 @@ def main():
     info["load_after"] = os.getloadavg()
     print(f"\nmachine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM, "
           f"kernel {info['kernel']}; load average before {info['load'][0]:.2f}, after "
-          f"{info['load_after'][0]:.2f}; medians of {cfg['runs']} (heavy: {cfg['heavy_runs']}) runs"
+          f"{info['load_after'][0]:.2f}; medians of {cfg['runs']} (heavy: {cfg['heavy_runs']}) runs, "
+          f"{SETTLE_S:g} s settle before each"
           f"{' (QUICK mode: small files, figures not meaningful)' if a.quick else ''}\n")
     print(table(results, cfg))
     if a.json:

@@ -677,6 +677,7 @@ static void test_base_on_a_volume_that_cannot_clone_gets_a_full_write(void **sta
     ps_blockmap base = {.block_size = BS, .size = st.size, .file_id = st.ino,
                         .mtime_ns = st.mtime_ns, .block_count = res.block_count,
                         .hashes = res.hashes};
+    res.hashes = NULL; /* now the base's: copy_file may take it over */
     data[BS + 1] ^= 1;
     write_source(f.source, data, len, 50);
     r = request_for(&f, BS);
@@ -698,6 +699,7 @@ static void test_base_on_a_volume_that_cannot_clone_gets_a_full_write(void **sta
     assert_hashes(&again, data, len, BS);
     copy_result_free(&again);
     copy_result_free(&res);
+    blockmap_free(&base);
     free(final);
     free(data);
     fixture_free(&f);
