@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """pstsnap benchmark: the goals of issue 6, measured against cp and rsync.
 
-    python3 tests/bench/bench.py              # full run (needs root for btrfs; ~20 min)
+    python3 tests/bench/bench.py              # full run (needs root for btrfs; ~35 min)
     python3 tests/bench/bench.py --quick      # small files, < 60 s (ctest label "bench")
 
 Builds release binaries in build-bench/ (unless --emhost/--plugin are
@@ -22,9 +22,11 @@ work folder) and on the same files in the same run measures:
 Every timed run starts cold: the files involved (and, on btrfs, the loop
 image behind them) are flushed and dropped from the page cache with
 posix_fadvise(DONTNEED), so reads come from the disk and no other
-process's cache is touched. cp, rsync and pstsnap all make their copy
-durable (pstsnap fsyncs as it goes; the others are followed by an fsync
-inside the timing), so the comparison is like for like. Medians of --runs.
+process's cache is touched; then the filesystem is synced and left alone
+for --settle seconds (default 15), so no run inherits another's write-back.
+cp, rsync and pstsnap all make their copy durable (pstsnap fsyncs as it
+goes; the others are followed by an fsync inside the timing), so the
+comparison is like for like. Medians of --runs.
 Prints a Markdown table; --json FILE keeps the raw figures.
 """
 import argparse
