@@ -25,7 +25,7 @@ void blockmap_free(ps_blockmap *bm)
 int blockmap_describes(const ps_blockmap *bm, const pf_stat *st)
 {
     return st->kind == PF_KIND_FILE && st->ino == bm->file_id && st->size == bm->size &&
-           st->mtime_ns == bm->mtime_ns;
+           st->mtime_ns == bm->mtime_ns && st->ctime_ns == bm->ctime_ns;
 }
 
 ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err)
@@ -53,6 +53,7 @@ ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err)
     bm->file_id = ps_get_u64le(p + 24);
     bm->mtime_ns = (int64_t)ps_get_u64le(p + 32);
     bm->block_count = ps_get_u64le(p + 40);
+    bm->ctime_ns = (int64_t)ps_get_u64le(p + 48);
     if (version != PS_BLOCKMAP_VERSION || bm->block_size < 4096 ||
         (bm->block_size & (bm->block_size - 1)) || bm->block_count > MAX_BLOCKS ||
         bm->block_count != blocks_for(bm->size, bm->block_size) ||
@@ -88,6 +89,7 @@ ps_status blockmap_save(const char *path, const ps_blockmap *bm, ps_err *err)
     ps_put_u64le(p + 24, bm->file_id);
     ps_put_u64le(p + 32, (uint64_t)bm->mtime_ns);
     ps_put_u64le(p + 40, bm->block_count);
+    ps_put_u64le(p + 48, (uint64_t)bm->ctime_ns);
     for (uint64_t i = 0; i < bm->block_count; i++)
         ps_put_u64le(p + HEADER_SIZE + 8 * i, bm->hashes[i]);
     ps_put_u64le(p + len - 8, ps_hash64(p, len - 8));

@@ -15,9 +15,13 @@
  * (8 bytes per block: 512 KiB for a 4 GiB PST at 64 KiB blocks) and is read
  * only when a file changed, while the manifest is read on every run.
  *
- * Format (little-endian), version 1:
+ * Format (little-endian), version 2:
  *   header, 64 bytes: "PSTSNAPB", u32 version, u32 block size, u64 size,
- *   u64 file id, i64 mtime (ns), u64 block count, 8 reserved bytes
+ *   u64 file id, i64 mtime (ns), u64 block count, i64 ctime (ns; 0 when
+ *   unknown), 8 reserved bytes
+ * Version 1 had no ctime: a sync client that rewrote the backup in place and
+ * put its mtime back went unnoticed, and the next delta kept its bytes. A
+ * version 1 map is refused (one full write).
  *   block count u64 hashes
  *   u64 XXH3 of everything before it
  * A damaged file is PS_ERR_CORRUPT: the caller forgets it and writes in full.
@@ -33,13 +37,14 @@
 #include "error.h"
 #include "platform.h"
 
-#define PS_BLOCKMAP_VERSION 1u
+#define PS_BLOCKMAP_VERSION 2u
 
 typedef struct ps_blockmap {
     uint32_t block_size;
     uint64_t size;    /* bytes in the published file */
     uint64_t file_id; /* pf_stat.ino of the published file */
     int64_t mtime_ns; /* pf_stat.mtime_ns of the published file */
+    int64_t ctime_ns; /* pf_stat.ctime_ns of it, 0 where unknown */
     uint64_t block_count;
     uint64_t *hashes; /* block_count hashes, ps_hash64 of each block */
 } ps_blockmap;

@@ -391,6 +391,7 @@ static void save_base(const char *blockmap_path, const copy_result *res, const p
         return;
     ps_blockmap bm = {.block_size = block_size, .size = published->size,
                       .file_id = published->ino, .mtime_ns = published->mtime_ns,
+                      .ctime_ns = published->ctime_ns,
                       .block_count = res->block_count, .hashes = res->hashes};
     pf_unlink(blockmap_path, NULL);
     if (published->size == res->size)

@@ -32,6 +32,10 @@ typedef struct pf_stat {
     pf_kind kind;      /* of the entry itself (links are not followed) */
     uint64_t size;
     int64_t mtime_ns;  /* nanoseconds since 1970-01-01 UTC */
+    /* Inode change time (POSIX), which no program can set: it moves when
+     * the file is written even if its mtime is put back. 0 where unknown
+     * (Windows: GetFileInformationByHandle has no change time). */
+    int64_t ctime_ns;
     uint64_t dev, ino; /* file identity (volume serial + file id on Windows) */
     uint32_t nlink;
     int64_t owner_uid; /* -1 on Windows */

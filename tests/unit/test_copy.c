@@ -675,7 +675,8 @@ static void test_base_on_a_volume_that_cannot_clone_gets_a_full_write(void **sta
     assert_int_equal(pf_unlink(f.journal, NULL), PS_OK);
     pf_stat st = ts_stat(final);
     ps_blockmap base = {.block_size = BS, .size = st.size, .file_id = st.ino,
-                        .mtime_ns = st.mtime_ns, .block_count = res.block_count,
+                        .mtime_ns = st.mtime_ns, .ctime_ns = st.ctime_ns,
+                        .block_count = res.block_count,
                         .hashes = res.hashes};
     res.hashes = NULL; /* now the base's: copy_file may take it over */
     data[BS + 1] ^= 1;

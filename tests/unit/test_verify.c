@@ -80,7 +80,8 @@ static void publish(fixture *f, const char *name, int with_blockmap)
         hashes[i] = ps_hash64(f->pst.data + i * BS, len);
     }
     ps_blockmap bm = {.block_size = BS, .size = st.size, .file_id = st.ino,
-                      .mtime_ns = st.mtime_ns, .block_count = count, .hashes = hashes};
+                      .mtime_ns = st.mtime_ns, .ctime_ns = st.ctime_ns, .block_count = count,
+                      .hashes = hashes};
     char *bpath = pipeline_state_path(f->state, "blockmaps", f->backup, ".blocks");
     must(blockmap_save(bpath, &bm, &err), &err);
     free(bpath);

@@ -53,6 +53,7 @@ void pf_stat_from(const struct stat *s, pf_stat *st)
              : S_ISLNK(s->st_mode) ? PF_KIND_LINK : PF_KIND_OTHER;
     st->size = (uint64_t)s->st_size;
     st->mtime_ns = (int64_t)s->st_mtim.tv_sec * 1000000000LL + s->st_mtim.tv_nsec;
+    st->ctime_ns = (int64_t)s->st_ctim.tv_sec * 1000000000LL + s->st_ctim.tv_nsec;
     st->dev = (uint64_t)s->st_dev;
     st->ino = (uint64_t)s->st_ino;
     st->nlink = (uint32_t)s->st_nlink;

@@ -142,6 +142,7 @@ void pfw_stat_from(const BY_HANDLE_FILE_INFORMATION *info, pf_stat *st)
                                                   : PF_KIND_FILE;
     st->size = ((uint64_t)info->nFileSizeHigh << 32) | info->nFileSizeLow;
     st->mtime_ns = pfw_filetime_ns(info->ftLastWriteTime);
+    st->ctime_ns = 0; /* not in BY_HANDLE_FILE_INFORMATION */
     st->dev = info->dwVolumeSerialNumber;
     st->ino = ((uint64_t)info->nFileIndexHigh << 32) | info->nFileIndexLow;
     st->nlink = info->nNumberOfLinks;

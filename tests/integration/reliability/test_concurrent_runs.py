@@ -110,12 +110,8 @@ class ConcurrentRuns(unittest.TestCase):
                                                               f"{run.describe()}")
             self.assert_all_backed_up(name)
 
-    # Known bug, not fixed yet: the blockmap identifies the backup by inode,
-    # size and mtime, all of which survive this. The fix is to record the
-    # backup's ctime (which no one can set) in the blockmap: pf_stat has no
-    # ctime yet. When fixed this reports an unexpected success: remove the
-    # marker.
-    @unittest.expectedFailure
+    # Inode, size and mtime all survive this; the ctime the blockmap records
+    # (which no program can set) does not, so the backup is not cloned.
     def test_a_backup_rewritten_in_place_with_its_mtime_restored_is_not_cloned(self):
         sb = self.sb
         self.write_sources("v1")
