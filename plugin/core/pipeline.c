@@ -597,9 +597,11 @@ static void report_too_soon(run *r, const ps_candidate *c, int64_t now_ns)
             "backed up at the first start after %s",
             c->path, last_text, interval, due_text);
     /* A wait is no news: it must not hide that the attempt before it failed
-     * (status reports the last real outcome until the next copy). */
-    if (!last || (strcmp(last->last_result, "failed") != 0 &&
-                  strcmp(last->last_result, "interrupted") != 0))
+     * (status reports the last real outcome until the next copy), and noting
+     * it again would rewrite the manifest, with a flush, at every Outlook
+     * start within minInterval. Only the first wait after a good copy is
+     * noted. */
+    if (!last || !strcmp(last->last_result, "ok") || !last->last_result[0])
         note_attempt(r, c, "tooSoon", NULL);
 }
 
