@@ -101,7 +101,7 @@ def main():
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(SYSTEM_JAVASCRIPT_DIR, "json-editor", "jsoneditor.min.js")):
-        parser.exit(1, "serve.py: %s/json-editor is missing: run deploy/setup-console.sh\n"
+        parser.exit(1, "serve.py: %s/json-editor is missing: run deploy/setup.sh\n"
                     % SYSTEM_JAVASCRIPT_DIR)
     server = ConsoleServer(port=args.port, quiet=False)
     print("console form: %s (Ctrl+C stops)" % server.url, flush=True)
