@@ -265,16 +265,25 @@ static void count_nodes(const emh_node *nodes, size_t n, size_t *node_total, siz
     }
 }
 
-static int cmd_validate(const cli *c)
+/* The host and the policy every command that runs plugins starts from;
+ * 0, or EXIT_INVALID after saying why (nothing to free then). */
+static int open_host_and_policy(const cli *c, emh_host **h, emh_policy **p)
 {
-    emh_host *h = make_host(c);
-    if (!h)
+    if (!(*h = make_host(c)))
         return EXIT_INVALID;
-    emh_policy *p = load_policy(c, h);
-    if (!p) {
-        emh_host_free(h);
+    if (!(*p = load_policy(c, *h))) {
+        emh_host_free(*h);
         return EXIT_INVALID;
     }
+    return 0;
+}
+
+static int cmd_validate(const cli *c)
+{
+    emh_host *h;
+    emh_policy *p;
+    if (open_host_and_policy(c, &h, &p) != 0)
+        return EXIT_INVALID;
     size_t nodes = 0, actions = 0;
     for (int t = 0; t < EMH_TRIGGER_COUNT; t++)
         count_nodes(p->nodes[t], p->node_count[t], &nodes, &actions);
@@ -394,14 +403,10 @@ static int cmd_fire(const cli *c)
     }
     if (stop_handling_begin(c) != 0)
         return EXIT_FAILED;
-    emh_host *h = make_host(c);
-    if (!h)
+    emh_host *h;
+    emh_policy *p;
+    if (open_host_and_policy(c, &h, &p) != 0)
         return EXIT_INVALID;
-    emh_policy *p = load_policy(c, h);
-    if (!p) {
-        emh_host_free(h);
-        return EXIT_INVALID;
-    }
     stop_handling_attach(h, p);
     emh_trigger t = c->process_start ? EMH_TRIGGER_PROCESS_STARTED : EMH_TRIGGER_PROCESS_STOPPED;
     const char *image = c->process_start ? c->process_start : c->process_stop;
@@ -438,14 +443,10 @@ static int cmd_watch(const cli *c)
 {
     if (stop_handling_begin(c) != 0)
         return EXIT_FAILED;
-    emh_host *h = make_host(c);
-    if (!h)
+    emh_host *h;
+    emh_policy *p;
+    if (open_host_and_policy(c, &h, &p) != 0)
         return EXIT_INVALID;
-    emh_policy *p = load_policy(c, h);
-    if (!p) {
-        emh_host_free(h);
-        return EXIT_INVALID;
-    }
     stop_handling_attach(h, p);
     seen_set seen = {0};
     if (hos_list_processes(&seen.items, &seen.count) != 0) {
@@ -488,14 +489,10 @@ static int cmd_query(const cli *c, const char *command)
                 "limit)\n", c->max_age);
         return EXIT_INVALID;
     }
-    emh_host *h = make_host(c);
-    if (!h)
+    emh_host *h;
+    emh_policy *p;
+    if (open_host_and_policy(c, &h, &p) != 0)
         return EXIT_INVALID;
-    emh_policy *p = load_policy(c, h);
-    if (!p) {
-        emh_host_free(h);
-        return EXIT_INVALID;
-    }
     char args[64];
     snprintf(args, sizeof args, "{\"maxAgeSeconds\": %lld}", (long long)max_age_s);
     emh_query_answer *answers = NULL;
