@@ -12,6 +12,9 @@
 #   build-windows  the Windows x64 build (mingw-w64 cross compiler, warnings
 #                  as errors, CMakePresets.json "windows"); its tests run
 #                  under Wine, in a Wine prefix kept in the build folder;
+#   build-fuzz     clang, libFuzzer + ASan + UBSan: each fuzz target runs
+#                  PSTSNAP_FUZZ_SECONDS (default 60) from its committed
+#                  seed corpus (tests/fuzz/corpus), two at a time;
 #   build-test     warnings as errors, fault points compiled in; runs the
 #                  whole suite. Its ctest summary is the last thing printed.
 #
@@ -77,6 +80,24 @@ echo "== valgrind memcheck (engine unit tests)"
 # the sanitizer run's (valgrind is the other memory checker).
 "$top/tests/tools/valgrind-unit.sh" "$top/build-valgrind" || asan_status=$((asan_status ? asan_status : 1))
 
+fuzz_secs=${PSTSNAP_FUZZ_SECONDS:-60}
+echo "== fuzz (libFuzzer, ${fuzz_secs} s per target)"
+fuzz_status=0
+CC=clang cmake -S "$top" -B "$top/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DPSTSNAP_FUZZ=ON -DPSTSNAP_FUZZ_SECONDS="$fuzz_secs" >/dev/null || fuzz_status=$?
+if [ "$fuzz_status" -eq 0 ]; then
+    cmake --build "$top/build-fuzz" -j "$jobs" >/dev/null || fuzz_status=$?
+fi
+if [ "$fuzz_status" -eq 0 ]; then
+    # Each test prints "<target>: N execs, no finding (S s)" (run.sh); a
+    # finding prints its sanitizer report from the log named there.
+    fuzz_log="$top/build-fuzz/fuzz-ctest.log"
+    ctest --test-dir "$top/build-fuzz" -L fuzz -j "$jobs" -V >"$fuzz_log" 2>&1 || fuzz_status=$?
+    sed -n 's/^[0-9]*: \(fuzz_[a-z]*: .*\)$/\1/p' "$fuzz_log"
+    grep -A5 -E 'FINDING' "$fuzz_log" || true
+    grep -E 'tests passed' "$fuzz_log" || true
+fi
+
 echo "== test build (warnings as errors, fault injection)"
 cmake -S "$top" -B "$top/build-test" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DPSTSNAP_FAULT_INJECTION=ON -DPSTSNAP_WERROR=ON >/dev/null
@@ -87,6 +108,10 @@ ctest --test-dir "$top/build-test" -j "$jobs" --output-on-failure || test_status
 if [ "$asan_status" -ne 0 ]; then
     echo "the sanitizer run failed (see above)" >&2
     exit "$asan_status"
+fi
+if [ "$fuzz_status" -ne 0 ]; then
+    echo "the fuzz stage failed (see '== fuzz' above)" >&2
+    exit "$fuzz_status"
 fi
 if [ "$windows_status" -ne 0 ]; then
     echo "the Windows stage failed (see '== Windows build' above)" >&2
