@@ -4,11 +4,6 @@
 
 #include "pf_win32.h"
 
-struct pf_file {
-    HANDLE h;
-    char *path; /* for error messages */
-};
-
 /* Every handle lets others read, write, rename and delete: Outlook must be
  * able to go on writing a PST we read, and a record or staging file we hold
  * open must stay renamable and removable by path. */

@@ -18,6 +18,15 @@
 
 #include "../platform.h"
 
+/* The handle behind platform.h's pf_file, here so that the Win32 files
+ * needing two handles at once (pf_clone_win32.c) reach them without an
+ * accessor per field. Made by pf_open_read/pf_open_write
+ * (pf_file_win32.c), which own both members; freed by pf_close. */
+struct pf_file {
+    HANDLE h;
+    char *path; /* UTF-8, as opened; for error messages */
+};
+
 /* UTF-8 (NUL-terminated) -> UTF-16. */
 wchar_t *pfw_utf16(const char *s);
 /* UTF-16 -> UTF-8; len in wchar_t units or (size_t)-1 for NUL-terminated. */
