@@ -127,8 +127,75 @@ ps_status pf_mkdirs(const char *path, ps_err *err)
     return st;
 }
 
+/* Whether process `pid` is gone for certain. OpenProcess fails with
+ * ERROR_INVALID_PARAMETER for a pid no process has; ERROR_ACCESS_DENIED is
+ * a live process of someone else (another user's run, a service). A process
+ * that exited while something still holds a handle to it opens, and its
+ * exit code says it is over. Anything else counts as alive: a temporary
+ * file left one run longer costs nothing, one removed under a live writer
+ * fails its rename. (A reused pid looks alive too: its file goes when that
+ * process has ended, as on POSIX.) */
+static int process_gone(DWORD pid)
+{
+    HANDLE p = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+    if (!p)
+        return GetLastError() == ERROR_INVALID_PARAMETER;
+    DWORD code = STILL_ACTIVE;
+    int gone = GetExitCodeProcess(p, &code) && code != STILL_ACTIVE;
+    CloseHandle(p);
+    return gone;
+}
+
+/* The writer's pid in `name` when it is "<base>.<digits>.tmp", else 0
+ * (pid 0 is the idle process, never a writer). */
+static DWORD temp_writer(const char *name, const char *base, size_t base_len)
+{
+    const char *p = name + base_len;
+    if (strncmp(name, base, base_len) != 0 || *p != '.' || !(p[1] >= '0' && p[1] <= '9'))
+        return 0;
+    char *end = NULL;
+    unsigned long long pid = strtoull(p + 1, &end, 10);
+    if (!end || strcmp(end, ".tmp") != 0 || pid > 0xffffffffull)
+        return 0;
+    return (DWORD)pid;
+}
+
+/* A run killed between writing "<path>.<pid>.tmp" and renaming it left
+ * that file behind, and nothing else would ever remove it: remove the
+ * temporary files of `path` whose writer is gone (a live pid may be a run
+ * writing right now; this process's own is about to be rewritten). Only
+ * plain files: a link or junction of that name is left alone, never
+ * followed. Names are compared exactly, as the writer spelled them.
+ * Best effort: whatever cannot be listed or removed stays for next time. */
+static void remove_stale_temps(const char *path)
+{
+    char *dir = pf_dirname(path);
+    const char *base = pf_basename(path);
+    size_t base_len = strlen(base);
+    DWORD self = GetCurrentProcessId();
+    pf_dir *d = NULL;
+    if (!dir || pf_dir_open(dir, &d, NULL) != PS_OK) {
+        free(dir);
+        return;
+    }
+    const char *name;
+    pf_kind kind;
+    while (pf_dir_next(d, &name, &kind, NULL) == PS_OK && name) {
+        DWORD pid = kind == PF_KIND_FILE ? temp_writer(name, base, base_len) : 0;
+        if (pid == 0 || pid == self || !process_gone(pid))
+            continue;
+        char *stale = pf_path_join(dir, name);
+        if (stale)
+            pf_unlink(stale, NULL);
+        free(stale);
+    }
+    pf_dir_close(d);
+    free(dir);
+}
+
 ps_status pf_write_file_atomic(const char *path, const void *data, size_t len, ps_err *err)
 {
+    remove_stale_temps(path);
     char *tmp = malloc(strlen(path) + 32);
     if (!tmp)
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
