@@ -39,6 +39,17 @@ typedef struct pf_stat {
     uint64_t dev, ino; /* file identity (volume serial + file id on Windows) */
     uint32_t nlink;
     int64_t owner_uid; /* -1 on Windows */
+    /* 1 when the entry is the root of a mount: something mounted over this
+     * name. A bind mount of a folder or file of the same filesystem has the
+     * same dev as its parent, so this is the only sign of it; discovery
+     * neither enters nor reads one. 0 where unknown.
+     * Linux: statx's STATX_ATTR_MOUNT_ROOT (kernel 5.8+); 0 on older
+     * kernels and where statx is missing (ENOSYS, then lstat/fstat).
+     * Other POSIX systems: 0.
+     * Windows: 0. A volume mount point or junction is a reparse point,
+     * which pf_lstat already reports as PF_KIND_LINK and nothing opens,
+     * and Windows has no mounts of single files. */
+    int mount_root;
 } pf_stat;
 
 /* --- paths ------------------------------------------------------------- */
@@ -61,7 +72,9 @@ ps_status pf_lstat(const char *path, pf_stat *st, ps_err *err);
 /* --- reading ------------------------------------------------------------- */
 /* Open an existing regular file for reading with the share modes a backup
  * tool uses (let Outlook keep writing). PS_ERR_LOCKED when another process
- * holds it exclusively (Windows), PS_ERR_UNSAFE for a link. */
+ * holds it exclusively (Windows), PS_ERR_UNSAFE for a link or for a file
+ * mounted over the name (mount_root, checked on the opened handle: a PST
+ * swapped for a bind mount after discovery). */
 ps_status pf_open_read(const char *path, pf_file **out, ps_err *err);
 /* Read up to len bytes at off; *got < len only at end of file. */
 ps_status pf_pread(pf_file *f, void *buf, size_t len, uint64_t off, size_t *got, ps_err *err);
@@ -86,10 +99,7 @@ ps_status pf_close(pf_file *f, ps_err *err);
  * least as long as src. `from` must be a multiple of the volume's block
  * size. PS_ERR_UNSUPPORTED, dst unchanged, where the volume cannot clone
  * (Linux: FICLONERANGE on btrfs and XFS; other filesystems, two volumes;
- * Windows: FSCTL_DUPLICATE_EXTENTS_TO_FILE on ReFS, which leaves dst
- * exactly as long as src; NTFS, two volumes, an offset off the cluster;
- * see pf_clone_win32.c, not yet run on a real ReFS volume); the caller
- * then writes. */
+ * Windows: not yet, see pf_clone_win32.c); the caller then writes. */
 ps_status pf_clone_file(pf_file *src, pf_file *dst, uint64_t from, ps_err *err);
 /* Lock an open file exclusively without waiting: PS_OK, or PS_ERR_BUSY
  * while another handle (of this or any process) holds the lock. The lock

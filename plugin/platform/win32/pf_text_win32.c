@@ -147,4 +147,7 @@ void pfw_stat_from(const BY_HANDLE_FILE_INFORMATION *info, pf_stat *st)
     st->ino = ((uint64_t)info->nFileIndexHigh << 32) | info->nFileIndexLow;
     st->nlink = info->nNumberOfLinks;
     st->owner_uid = -1;
+    /* A volume mount point or junction is a reparse point (kind LINK
+     * above), and Windows mounts no single files: nothing else to flag. */
+    st->mount_root = 0;
 }
