@@ -34,6 +34,11 @@ static int matches_any(char *const *patterns, size_t n, const char *rel)
     return 0;
 }
 
+/* A file mounted over a PST's name (mount --bind /etc/shadow Mail.pst)
+ * is a file from elsewhere: from a folder the user may not enter, which
+ * the owner check cannot see when the file is theirs. */
+#define MOUNTED_FILE "a mount point (a file mounted over this name), which is never read"
+
 static ps_status add(walk *w, const char *path, const char *key, const pf_stat *st, ps_err *err)
 {
     ps_candidates *c = w->out;
@@ -73,6 +78,10 @@ static ps_status consider_file(walk *w, const char *path, const char *rel, const
     }
     if (st.kind != PF_KIND_FILE) {
         skipped(w, path, "not a regular file (links are never followed)");
+        return PS_OK;
+    }
+    if (st.mount_root) {
+        skipped(w, path, MOUNTED_FILE);
         return PS_OK;
     }
     if (r->owner_uid >= 0 && st.owner_uid >= 0 && st.owner_uid != r->owner_uid) {
@@ -197,12 +206,13 @@ static ps_status walk_dir(walk *w, const char *dir, const char *rel, const char 
             s = consider_file(w, path, child_rel, label, err);
         } else if (kind == PF_KIND_DIR && w->req->recurse) {
             pf_stat st;
-            /* Same device only: a mount point is another volume (a bind
-             * mount may show another user's files), and the destination is
-             * never walked into. */
+            /* Never into a mount (a bind mount may show another user's
+             * files): another volume, or the root of a mount of the same
+             * one, which only mount_root tells. The destination is never
+             * walked into either. */
             int is_dir = pf_lstat(path, &st, NULL) == PS_OK && st.kind == PF_KIND_DIR;
-            if (is_dir && st.dev != w->root_dev)
-                skipped(w, path, "a mount point (another volume), which is never crossed");
+            if (is_dir && (st.dev != w->root_dev || st.mount_root))
+                skipped(w, path, "a mount point, which is never crossed");
             else if (is_dir && !(w->have_dest && st.dev == w->dest.dev && st.ino == w->dest.ino))
                 s = walk_dir(w, path, child_rel, label, depth + 1, err);
         } else if (kind == PF_KIND_LINK || kind == PF_KIND_OTHER) {
@@ -356,6 +366,8 @@ static ps_status consider_profile_psts(walk *w, char *const *labels, ps_err *err
         } else if (st.kind != PF_KIND_FILE) {
             skipped(w, path, "named in an Outlook profile but not a regular file (links are "
                              "never followed)");
+        } else if (st.mount_root) {
+            skipped(w, path, MOUNTED_FILE);
         } else if (r->owner_uid >= 0 && st.owner_uid >= 0 && st.owner_uid != r->owner_uid) {
             skipped(w, path, "not owned by the user the backup runs for");
         } else if (r->user_sid && pf_user_can_read(path, r->user_sid, &why) != PS_OK) {
@@ -407,6 +419,10 @@ ps_status discover_files(const discover_request *req, ps_candidates *out, ps_err
                     "source folder '%s' skipped: %s", src, reason);
             continue;
         }
+        /* The source folder itself may be the root of a mount: an admin
+         * may well give a user's Documents a volume of its own, and the
+         * admin named this folder. What is mounted below it nobody named,
+         * and may show another user's files: walk_dir refuses that. */
         w.root_dev = st.dev;
         s = walk_dir(&w, src, "", labels[i], 0, err);
         if (s != PS_OK) {

@@ -9,15 +9,20 @@ File Director folder, and fires for that user. Each test plants something:
 - hard links to a root-only file and to another user's file (on the same
   filesystem: a hard link cannot reach /etc/shadow on another one): not
   copied, warned about as not the user's;
-- a bind mount of a folder of another volume inside a source folder
-  (mount --bind; skipped where mount fails): not crossed, warned about;
+- bind mounts inside a source folder (mount --bind; skipped where mount
+  fails), each not crossed or read and warned about as a mount point: a
+  folder of another volume; a root-only folder of the profile's own volume
+  (the same st_dev, so only statx's mount-root attribute tells) holding a
+  PST of the user's; and a file of the user's, in a root-only folder,
+  mounted over a *.pst name;
 - a destination, or the sync folder above it, that is a link into a folder
   only root may write: refused with 9821, nothing written there;
 - a PST swapped for a link between discovery and open (the run is paused
   there with the fault build's PSTSNAP_FAULT_PAUSE_AT), with and without a
-  snapshot, and its folder swapped for a link to another user's folder
-  holding a file of the same size and mtime: the open refuses, the secret
-  is never copied, the previous backup stays.
+  snapshot, its folder swapped for a link to another user's folder
+  holding a file of the same size and mtime, and a root-only file
+  bind-mounted over it: the open refuses, the secret is never copied, the
+  previous backup stays.
 """
 import os
 import pwd
@@ -78,6 +83,26 @@ class UserProfile(unittest.TestCase):
     def mine(self, path):
         os.lchown(path, self.uid, self.gid)
         return path
+
+    def bind_mount(self, source, target):
+        """mount --bind source target, unmounted when the test ends."""
+        if not shutil.which("mount"):
+            bs.skip("'mount' is not installed")
+        p = subprocess.run(["mount", "--bind", source, target], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            bs.skip(f"mount --bind failed: {p.stdout.strip()}")
+        # Unmounted before the sandbox is removed (cleanups run last first).
+        self.addCleanup(subprocess.run, ["umount", "-l", target], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+
+    def root_only_folder(self):
+        """A folder only root may enter, on the profile's own volume (the
+        profile is a subvolume: its own st_dev), outside every source."""
+        place = os.path.join(self.sb.profile, "root-only")
+        os.makedirs(place)
+        os.chmod(place, 0o700)
+        return place
 
     def fire(self, params=None, env=None):
         return self.sb.fire(params or {}, env=env, args=("--user", self.user),
@@ -152,20 +177,12 @@ class HostileProfiles(UserProfile):
 
     def test_a_bind_mount_inside_a_source_folder_is_not_crossed(self):
         sb = self.sb
-        if not shutil.which("mount"):
-            bs.skip("'mount' is not installed")
         target = os.path.join(sb.outlook_dir, "Mounted")
         os.makedirs(target)
         os.chown(target, self.uid, self.gid)
         # work/ lives on the fixture's top volume, the profile on a
         # subvolume of its own: another device, as a mounted drive is.
-        p = subprocess.run(["mount", "--bind", self.other_home, target], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-        if p.returncode != 0:
-            bs.skip(f"mount --bind failed: {p.stdout.strip()}")
-        # Unmounted before the sandbox is removed (cleanups run last first).
-        self.addCleanup(subprocess.run, ["umount", "-l", target], stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
+        self.bind_mount(self.other_home, target)
         self.assertNotEqual(os.lstat(target).st_dev, os.lstat(sb.outlook_dir).st_dev)
         run = self.fire()
         self.assertEqual(run.rc, 0, run.describe())
@@ -173,6 +190,62 @@ class HostileProfiles(UserProfile):
         warned = self.warnings_about(run)
         self.assertIn(target, warned, f"no warning about the mount point\n{run.describe()}")
         self.assertIn("mount point", warned[target])
+        self.assert_no_secret_copied(run)
+
+    def test_a_bind_mount_from_the_same_volume_is_not_crossed(self):
+        # A folder the user may not enter, holding a PST of theirs (so the
+        # owner check would let it through), mounted inside their Outlook
+        # folder from the very volume the profile is on: st_dev is the
+        # same, and only the mount-root attribute tells.
+        sb = self.sb
+        hidden = os.path.join(self.root_only_folder(), "Archive")
+        os.makedirs(hidden)
+        archive = os.path.join(hidden, "Archive.pst")
+        bs.write_random_file(archive, 80 * 1024, "root-only-archive")
+        self.mine(archive)
+        bs.set_mtime_past(archive, 3600)
+        self.secret_hashes.add(bs.sha256_of(archive))
+        target = os.path.join(sb.outlook_dir, "Mounted")
+        os.makedirs(target)
+        self.mine(target)
+        self.bind_mount(hidden, target)
+        self.assertEqual(os.lstat(target).st_dev, os.lstat(sb.outlook_dir).st_dev)
+        self.assertEqual(os.lstat(os.path.join(target, "Archive.pst")).st_uid, self.uid)
+        run = self.fire()
+        self.assertEqual(run.rc, 0, run.describe())
+        self.assertEqual(run.backed_up(), [self.mail], run.describe())
+        warned = self.warnings_about(run)
+        self.assertIn(target, warned, f"no warning about the mount point\n{run.describe()}")
+        self.assertIn("mount point", warned[target])
+        self.assertFalse([p for p in warned if p.startswith(target + os.sep)],
+                         f"the mount was entered\n{run.describe()}")
+        self.assertEqual(sb.backups(), {os.path.join("Outlook", "Mail.pst")})
+        self.assert_no_secret_copied(run)
+
+    def test_a_file_bind_mounted_over_a_pst_name_is_not_read(self):
+        # The file is the user's (so the owner check would let it through)
+        # but sits in a folder only root may enter.
+        sb = self.sb
+        secret = os.path.join(self.root_only_folder(), "Secret.pst")
+        bs.write_random_file(secret, 70 * 1024, "root-only-secret")
+        os.chmod(secret, 0o600)
+        self.mine(secret)
+        bs.set_mtime_past(secret, 3600)
+        self.secret_hashes.add(bs.sha256_of(secret))
+        stolen = os.path.join(sb.outlook_dir, "Stolen.pst")
+        with open(stolen, "wb"):
+            pass
+        self.mine(stolen)
+        self.bind_mount(secret, stolen)
+        self.assertEqual(os.lstat(stolen).st_ino, os.lstat(secret).st_ino)
+        self.assertEqual(os.lstat(stolen).st_dev, os.lstat(sb.outlook_dir).st_dev)
+        run = self.fire()
+        self.assertEqual(run.rc, 0, run.describe())
+        self.assertEqual(run.backed_up(), [self.mail], run.describe())
+        warned = self.warnings_about(run)
+        self.assertIn(stolen, warned, f"no warning about the mounted file\n{run.describe()}")
+        self.assertIn("mount point", warned[stolen])
+        self.assertEqual(sb.backups(), {os.path.join("Outlook", "Mail.pst")})
         self.assert_no_secret_copied(run)
 
     def assert_destination_refused(self, run, place):
@@ -287,6 +360,33 @@ class SwappedForALink(UserProfile):
         self.assertEqual(again.backed_up(), [self.mail], again.describe())
         self.assertEqual(bs.sha256_of(self.sb.final_for(self.mail)), bs.sha256_of(self.mail))
         self.assertEqual(self.sb.leftovers(), {})
+
+    def test_a_pst_swapped_for_a_bind_mounted_file_before_open_is_refused(self):
+        # A file of the user's (the owner check passes) in a folder only
+        # root may enter, mounted over the PST after discovery: the open
+        # checks what it opened and refuses a mount point before anything
+        # else looks at it.
+        params = {"snapshot": "none"}
+        self.back_up_once(params)
+        secret = os.path.join(self.root_only_folder(), "Secret.pst")
+        bs.write_random_file(secret, 310 * 1024, "root-only-secret")
+        os.chmod(secret, 0o600)
+        self.mine(secret)
+        self.secret_hashes.add(bs.sha256_of(secret))
+        refused = []
+
+        def swap():
+            try:
+                self.bind_mount(secret, self.mail)
+            except unittest.SkipTest as e:
+                refused.append(e)
+
+        run = self.fire_paused("snapshot.after-create", swap, params)
+        if refused:
+            raise refused[0]
+        event = self.assert_refused(run)
+        self.assertEqual(event.get("eventId"), EV_COPY_FAILED, run.describe())
+        self.assertIn("mount point", event["detail"]["reason"], run.describe())
 
     def test_a_folder_swapped_for_a_link_to_a_same_sized_file_is_refused(self):
         # The attacker gives their PST the size and mtime of a file they
