@@ -99,7 +99,10 @@ ps_status pf_close(pf_file *f, ps_err *err);
  * least as long as src. `from` must be a multiple of the volume's block
  * size. PS_ERR_UNSUPPORTED, dst unchanged, where the volume cannot clone
  * (Linux: FICLONERANGE on btrfs and XFS; other filesystems, two volumes;
- * Windows: not yet, see pf_clone_win32.c); the caller then writes. */
+ * Windows: FSCTL_DUPLICATE_EXTENTS_TO_FILE on ReFS, which leaves dst
+ * exactly as long as src; NTFS, two volumes, an offset off the cluster;
+ * see pf_clone_win32.c, not yet run on a real ReFS volume); the caller
+ * then writes. */
 ps_status pf_clone_file(pf_file *src, pf_file *dst, uint64_t from, ps_err *err);
 /* Lock an open file exclusively without waiting: PS_OK, or PS_ERR_BUSY
  * while another handle (of this or any process) holds the lock. The lock
