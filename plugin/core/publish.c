@@ -7,33 +7,34 @@
 #include "fault.h"
 #include "hash.h"
 
-/* Re-read staged blocks and compare them with what was written. quick checks
- * the first and the last block (catches a wrong size, a lost tail and an
- * unwritten start at the cost of two reads); full checks every block. */
-static ps_status verify_staged(const publish_request *r, ps_err *err)
+ps_status publish_verify_file(const char *path, uint64_t size, const uint64_t *hashes,
+                              uint64_t block_count, uint32_t block_size, ps_verify verify,
+                              ps_err *err)
 {
+    if (verify == PS_VERIFY_NONE)
+        return PS_OK;
     pf_file *f = NULL;
-    ps_status s = pf_open_read(r->staging_path, &f, err);
+    ps_status s = pf_open_read(path, &f, err);
     pf_stat st;
     if (s == PS_OK)
         s = pf_fstat(f, &st, err);
-    if (s == PS_OK && st.size != r->size)
-        s = ps_err_set(err, PS_ERR_IO, "verification of '%s' failed: %llu bytes staged, %llu expected",
-                       r->staging_path, (unsigned long long)st.size, (unsigned long long)r->size);
-    unsigned char *buf = s == PS_OK && r->block_count ? malloc(r->block_size) : NULL;
-    if (s == PS_OK && r->block_count && !buf)
-        s = ps_err_set(err, PS_ERR_NOMEM, "out of memory verifying '%s'", r->staging_path);
-    for (uint64_t b = 0; s == PS_OK && b < r->block_count; b++) {
-        if (r->verify == PS_VERIFY_QUICK && b != 0 && b != r->block_count - 1)
+    if (s == PS_OK && st.size != size)
+        s = ps_err_set(err, PS_ERR_IO, "verification of '%s' failed: %llu bytes written, %llu expected",
+                       path, (unsigned long long)st.size, (unsigned long long)size);
+    unsigned char *buf = s == PS_OK && block_count ? malloc(block_size) : NULL;
+    if (s == PS_OK && block_count && !buf)
+        s = ps_err_set(err, PS_ERR_NOMEM, "out of memory verifying '%s'", path);
+    for (uint64_t b = 0; s == PS_OK && b < block_count; b++) {
+        if (verify == PS_VERIFY_QUICK && b != 0 && b != block_count - 1)
             continue;
-        uint64_t off = b * r->block_size;
-        size_t want = (size_t)(r->size - off < r->block_size ? r->size - off : r->block_size), got;
+        uint64_t off = b * block_size;
+        size_t want = (size_t)(size - off < block_size ? size - off : block_size), got;
         s = pf_pread(f, buf, want, off, &got, err);
-        if (s == PS_OK && (got != want || ps_hash64(buf, got) != r->hashes[b]))
+        if (s == PS_OK && (got != want || ps_hash64(buf, got) != hashes[b]))
             s = ps_err_set(err, PS_ERR_IO,
                             "verification of '%s' failed: block %llu (offset %llu) does not match "
                             "what was written",
-                            r->staging_path, (unsigned long long)b, (unsigned long long)off);
+                            path, (unsigned long long)b, (unsigned long long)off);
     }
     free(buf);
     pf_close(f, NULL);
@@ -118,7 +119,8 @@ ps_status publish_file(const publish_request *r, pf_stat *published, int *versio
                        ps_err *err)
 {
     *version_kept = 0;
-    ps_status s = r->verify == PS_VERIFY_NONE ? PS_OK : verify_staged(r, err);
+    ps_status s = publish_verify_file(r->staging_path, r->size, r->hashes, r->block_count,
+                                      r->block_size, r->verify, err);
     if (s != PS_OK)
         return s;
     pf_stat old;

@@ -35,6 +35,14 @@ typedef struct publish_request {
 ps_status publish_file(const publish_request *req, pf_stat *published, int *version_kept,
                        ps_err *err);
 
+/* Re-read a written file and compare it with the hashes of what was
+ * written: quick checks the size, the first and the last block (a wrong
+ * size, a lost tail, an unwritten start, at the cost of two reads); full
+ * every block; none nothing. */
+ps_status publish_verify_file(const char *path, uint64_t size, const uint64_t *hashes,
+                              uint64_t block_count, uint32_t block_size, ps_verify verify,
+                              ps_err *err);
+
 /* The name a kept version gets: "<stem> (YYYY-MM-DD HHMMSS)<ext>" in local
  * time, beside the final file. malloc'd. */
 char *publish_version_path(const char *final_path, int64_t wall_ns);

@@ -229,10 +229,10 @@ static void test_every_verify_mode_but_none_catches_a_wrong_size(void **state)
     staged s;
     stage(&s, "publish_size", 3 * BS, 's');
     assert_int_equal(ts_truncate(s.staging, 3 * BS - 1), 0); /* lost tail */
-    expect_verify_failure(&s, PS_VERIFY_QUICK, "bytes staged");
-    expect_verify_failure(&s, PS_VERIFY_FULL, "bytes staged");
+    expect_verify_failure(&s, PS_VERIFY_QUICK, "bytes written");
+    expect_verify_failure(&s, PS_VERIFY_FULL, "bytes written");
     assert_int_equal(ts_truncate(s.staging, 3 * BS + 1), 0); /* stale tail */
-    expect_verify_failure(&s, PS_VERIFY_QUICK, "12289 bytes staged, 12288 expected");
+    expect_verify_failure(&s, PS_VERIFY_QUICK, "12289 bytes written, 12288 expected");
     staged_free(&s);
 }
 
