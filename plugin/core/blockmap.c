@@ -28,6 +28,18 @@ int blockmap_describes(const ps_blockmap *bm, const pf_stat *st)
            st->mtime_ns == bm->mtime_ns && st->ctime_ns == bm->ctime_ns;
 }
 
+uint64_t blockmap_tag(const ps_blockmap *bm)
+{
+    unsigned char id[40];
+    ps_put_u64le(id, bm->block_size);
+    ps_put_u64le(id + 8, bm->size);
+    ps_put_u64le(id + 16, bm->file_id);
+    ps_put_u64le(id + 24, (uint64_t)bm->mtime_ns);
+    ps_put_u64le(id + 32, (uint64_t)bm->ctime_ns);
+    uint64_t tag = ps_hash64(id, sizeof id);
+    return tag ? tag : 1;
+}
+
 ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err)
 {
     memset(bm, 0, sizeof *bm);

@@ -61,4 +61,9 @@ void blockmap_free(ps_blockmap *bm);
  * change at the next mount, and the path already names the volume. */
 int blockmap_describes(const ps_blockmap *bm, const pf_stat *st);
 
+/* A non-zero tag of the backup `bm` describes (identity and block size, not
+ * the hashes): an in-place update's journal names the backup it patches
+ * with it, so a resume or a redo never patches another. */
+uint64_t blockmap_tag(const ps_blockmap *bm);
+
 #endif

@@ -29,6 +29,7 @@ static uint64_t encode_header(const ps_journal_header *hdr, unsigned char out[HE
     ps_put_u64le(out + 16, hdr->source_size);
     ps_put_u64le(out + 24, (uint64_t)hdr->source_mtime_ns);
     ps_put_u64le(out + 32, (uint64_t)hdr->created_ns);
+    ps_put_u64le(out + 40, hdr->patch_base);
     uint64_t h = ps_hash64(out, 56);
     ps_put_u64le(out + 56, h);
     return h;
@@ -51,6 +52,7 @@ static ps_status decode_header(const char *path, const unsigned char *in, size_t
     hdr->source_size = ps_get_u64le(in + 16);
     hdr->source_mtime_ns = (int64_t)ps_get_u64le(in + 24);
     hdr->created_ns = (int64_t)ps_get_u64le(in + 32);
+    hdr->patch_base = ps_get_u64le(in + 40);
     if (hdr->block_size < 4096 || hdr->block_size > (64u << 20) ||
         (hdr->block_size & (hdr->block_size - 1)))
         return ps_err_set(err, PS_ERR_CORRUPT, "resume journal '%s': block size %u is not valid",

@@ -10,8 +10,11 @@
  *
  * Format (little-endian), version 1:
  *   header, 64 bytes: "PSTSNAPJ", u32 version, u32 block size, u64 source
- *   size, i64 source mtime (ns), i64 creation time (ns, wall clock), 16
- *   reserved bytes, u64 XXH3 of bytes 0..55
+ *   size, i64 source mtime (ns), i64 creation time (ns, wall clock), u64
+ *   patch base (0: the staging file holds every journaled block; else the
+ *   tag of the backup an in-place update patches, see copy.h), 8 reserved
+ *   bytes, u64 XXH3 of bytes 0..55. Journals written before the patch base
+ *   existed have zeros there, which reads as what they are.
  *   records, 24 bytes each: u64 block index, u64 block hash, u64 XXH3 of the
  *   first 16 bytes seeded with the header hash
  * A damaged header makes the whole journal untrusted (PS_ERR_CORRUPT); a
@@ -37,6 +40,9 @@ typedef struct ps_journal_header {
     uint64_t source_size;
     int64_t source_mtime_ns;
     int64_t created_ns; /* when the journal was started (see copy.c: racy) */
+    /* 0, or the tag (copy_base_tag) of the backup whose changed blocks the
+     * staging file holds as a redo log (an in-place update, copy.h). */
+    uint64_t patch_base;
 } ps_journal_header;
 
 typedef struct ps_journal ps_journal;

@@ -24,7 +24,8 @@
 static const ps_journal_header HDR = {.block_size = 65536,
                                       .source_size = 10u * 65536u + 123u,
                                       .source_mtime_ns = 1700000000123456789LL,
-                                      .created_ns = 1700000000999999999LL};
+                                      .created_ns = 1700000000999999999LL,
+                                      .patch_base = 0x1234567890abcdefULL};
 
 /* A recognisable hash for block i. */
 static uint64_t block_hash(uint64_t i) { return 0x9e3779b97f4a7c15ULL * (i + 1); }
@@ -107,6 +108,7 @@ static void test_committed_records_load_back_with_the_header(void **state)
     assert_int_equal(hdr.source_size, HDR.source_size);
     assert_true(hdr.source_mtime_ns == HDR.source_mtime_ns);
     assert_true(hdr.created_ns == HDR.created_ns);
+    assert_true(hdr.patch_base == HDR.patch_base); /* an in-place update's base */
     free(path);
     free(dir);
 }
