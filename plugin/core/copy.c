@@ -36,6 +36,11 @@ typedef struct copy_state {
     uint64_t known_count;
     const uint64_t *base;   /* hashes of the base cloned into blocks base_from.. */
     uint64_t base_from, base_count;
+    /* In-place update (copy.h): the staging file is a redo log holding the
+     * changed blocks one after another, redo_end bytes of it vouched for;
+     * `base` then stays the caller's and res->hashes is an array of its own. */
+    int patching;
+    uint64_t redo_end;
     uint64_t since_checkpoint, last_checkpoint_ms;
     uint64_t throttle_start_ms, throttle_bytes;
 } copy_state;
@@ -53,6 +58,51 @@ static ps_status checkpoint(copy_state *c, ps_err *err)
     return s;
 }
 
+/* Bytes in block b of a file of `size` bytes. */
+static size_t block_len(uint64_t size, uint32_t bs, uint64_t b)
+{
+    uint64_t off = b * bs;
+    return (size_t)(size - off < bs ? size - off : bs);
+}
+
+/* Is the base still the backup its blockmap describes, with no other name
+ * (a kept version) that writing into it would change? Checked on an open
+ * handle: only then may the copy stage just what differs from it. */
+static int base_is_backup(const copy_request *r)
+{
+    pf_file *f = NULL;
+    pf_stat st;
+    int ok = r->base_path && r->base && r->base->block_size == r->block_size &&
+             pf_open_read(r->base_path, &f, NULL) == PS_OK && pf_fstat(f, &st, NULL) == PS_OK &&
+             blockmap_describes(r->base, &st) && st.nlink == 1;
+    pf_close(f, NULL);
+    return ok;
+}
+
+/* May this copy be an in-place update? Asked for, a base that still is the
+ * backup, and a view of the file that is the one discovery saw (the
+ * journal's identity is then the content's, which a redo relies on). */
+static int can_patch(const copy_state *c)
+{
+    const copy_request *r = c->req;
+    return r->in_place && c->size == r->source_size && c->mtime_ns == r->source_mtime_ns &&
+           base_is_backup(r);
+}
+
+static void use_base_for_patch(copy_state *c, copy_result *res)
+{
+    c->patching = 1;
+    c->base = c->req->base->hashes;
+    c->base_from = 0;
+    c->base_count = c->req->base->block_count;
+    res->in_place = 1;
+}
+
+static int block_changed(const copy_state *c, uint64_t b, uint64_t h)
+{
+    return b >= c->base_count || c->base[b] != h;
+}
+
 /* Take over what an interrupted run staged, when its journal is trusted. */
 static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
 {
@@ -61,10 +111,17 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
     uint64_t *hashes = NULL, count = 0;
     ps_err jerr;
     ps_status s = journal_load(r->journal_path, &old, &hashes, &count, &jerr);
-    ps_journal_header hdr = {r->block_size, r->source_size, r->source_mtime_ns, pf_wall_ns()};
+    ps_journal_header hdr = {r->block_size, r->source_size, r->source_mtime_ns, pf_wall_ns(), 0};
     pf_stat staged;
     int usable = s == PS_OK && old.block_size == r->block_size && count > 0 &&
                  pf_lstat(r->staging_path, &staged, NULL) == PS_OK && staged.kind == PF_KIND_FILE;
+    /* A redo log is worth something only to a resume of the same in-place
+     * update: same source, same backup, still asked for. */
+    int patch_resume = usable && old.patch_base != 0;
+    if (patch_resume)
+        usable = old.source_size == r->source_size && old.source_mtime_ns == r->source_mtime_ns &&
+                 !ps_mtime_is_racy(old.source_mtime_ns, old.created_ns) && can_patch(c) &&
+                 old.patch_base == blockmap_tag(r->base);
     if (s == PS_ERR_CORRUPT)
         ps_emit(r->host, PS_WARNING, PS_EV_JOURNAL_UNTRUSTED, "pstsnap.journal.untrusted",
                 json_pack("{s:s, s:s}", "path", r->live_path, "reason", jerr.msg),
@@ -81,7 +138,7 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
         count = c->blocks;
     /* Staged bytes beyond the file's end cannot be vouched for. */
     uint64_t staged_blocks = (staged.size + r->block_size - 1) / r->block_size;
-    if (count > staged_blocks)
+    if (!patch_resume && count > staged_blocks)
         count = staged_blocks;
     /* Equal size and mtime prove nothing when the mtime was within the
      * timestamp granularity of the moment the journal started: a write in
@@ -95,7 +152,28 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
                       !ps_mtime_is_racy(old.source_mtime_ns, old.created_ns) &&
                       c->size == r->source_size && c->mtime_ns == r->source_mtime_ns;
     res->resumed = 1;
-    if (same_source) {
+    if (patch_resume) {
+        use_base_for_patch(c, res);
+        /* The journaled blocks that differ from the base are in the redo
+         * log in order; one it does not wholly hold ends the trusted part. */
+        uint64_t b = 0;
+        for (; b < count; b++) {
+            uint64_t len = block_changed(c, b, hashes[b]) ? block_len(c->size, r->block_size, b) : 0;
+            if (c->redo_end + len > staged.size)
+                break;
+            c->redo_end += len;
+        }
+        count = b;
+        memcpy(res->hashes, hashes, count * sizeof *hashes);
+        c->start_block = count;
+        res->reused_blocks = count;
+        free(hashes);
+        /* What the redo log holds past the journaled blocks is not vouched
+         * for: cut, and appended again. */
+        s = pf_truncate(c->staging, c->redo_end, err);
+        if (s == PS_OK)
+            s = journal_reopen(r->journal_path, &old, count, &c->journal, err);
+    } else if (same_source) {
         memcpy(res->hashes, hashes, count * sizeof *hashes);
         c->start_block = count;
         res->reused_blocks = count;
@@ -174,6 +252,24 @@ static void clone_base(copy_state *c, copy_result *res)
     pf_close(base, NULL);
 }
 
+/* Make this fresh copy an in-place update: the journal names the backup
+ * patched, and the staging file starts empty as its redo log. */
+static ps_status start_patch(copy_state *c, copy_result *res, ps_err *err)
+{
+    const copy_request *r = c->req;
+    ps_journal_header hdr = {r->block_size, r->source_size, r->source_mtime_ns, pf_wall_ns(),
+                             blockmap_tag(r->base)};
+    ps_status s = journal_close(c->journal, err);
+    c->journal = NULL;
+    if (s == PS_OK)
+        s = journal_create(r->journal_path, &hdr, &c->journal, err);
+    if (s == PS_OK)
+        s = pf_truncate(c->staging, 0, err);
+    if (s == PS_OK)
+        use_base_for_patch(c, res);
+    return s;
+}
+
 /* The hash of what staging block b holds, when it is known. */
 static int staged_hash(const copy_state *c, uint64_t b, uint64_t *h)
 {
@@ -243,13 +339,19 @@ static ps_status copy_blocks(copy_state *c, copy_result *res, unsigned char *buf
             /* Before the store: the base's hash may live in the same slot. */
             int known = staged_hash(c, b + i, &staged);
             res->hashes[b + i] = h;
-            if (!known || staged != h) {
-                if ((s = pf_pwrite(c->staging, block, len, off + i * bs, err)) != PS_OK)
+            /* A redo log appends what differs from the backup; a staging
+             * file holds each block at its place. */
+            int write = c->patching ? block_changed(c, b + i, h) : !known || staged != h;
+            uint64_t at = c->patching ? c->redo_end : off + i * bs;
+            if (write) {
+                if ((s = pf_pwrite(c->staging, block, len, at, err)) != PS_OK)
                     return s;
                 res->bytes_written += len;
                 if (written_from == UINT64_MAX)
-                    written_from = off + i * bs;
-                written_to = off + i * bs + len;
+                    written_from = at;
+                written_to = at + len;
+                if (c->patching)
+                    c->redo_end += len;
                 FAULT_POINT("copy.block.written");
             } else if (b + i >= c->known_count) {
                 res->cloned_blocks++;
@@ -323,26 +425,36 @@ ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err)
     res->size = c.size;
     res->block_count = c.blocks;
     res->hashes = malloc((c.blocks ? c.blocks : 1) * sizeof *res->hashes);
-    unsigned char *buf = malloc(CHUNK_BYTES > req->block_size ? CHUNK_BYTES : req->block_size);
-    if (!res->hashes || !buf)
+    if (!res->hashes)
         s = ps_err_set(err, PS_ERR_NOMEM, "out of memory copying '%s'", req->live_path);
     if (s == PS_OK)
         s = pf_open_write(req->staging_path, &c.staging, NULL, err);
     if (s == PS_OK)
         s = prepare_resume(&c, res, err);
-    if (s == PS_OK)
+    if (s == PS_OK && !c.patching)
         clone_base(&c, res);
+    /* Where the base could not be cloned, an in-place update if asked for:
+     * only from the start, never on top of a full copy's staged blocks. */
+    if (s == PS_OK && !c.patching && !c.base && c.start_block == 0 && !c.known && can_patch(&c))
+        s = start_patch(&c, res, err);
     /* Without the clone the base's hashes vouch for nothing here: freed
      * now, so a full write holds one hash array, as a delta does. */
     if (req->base && !c.base)
         blockmap_free(req->base);
+    /* The read buffer only now: while a delta adopts the base's hashes it
+     * briefly holds two hash arrays, and not the buffer too, so its peak
+     * memory is a first backup's (tests/bench row 4). */
+    unsigned char *buf = NULL;
+    if (s == PS_OK && !(buf = malloc(CHUNK_BYTES > req->block_size ? CHUNK_BYTES : req->block_size)))
+        s = ps_err_set(err, PS_ERR_NOMEM, "out of memory copying '%s'", req->live_path);
     c.last_checkpoint_ms = c.throttle_start_ms = pf_monotonic_ms();
     if (s == PS_OK)
         s = copy_blocks(&c, res, buf, err);
     /* A copy that started over on a shorter source must not keep old tail
-     * bytes. */
+     * bytes; nor a redo log bytes past its last block. */
     if (s == PS_OK)
-        s = pf_truncate(c.staging, c.size, err);
+        s = pf_truncate(c.staging, c.patching ? c.redo_end : c.size, err);
+    res->redo_bytes = c.redo_end;
     if (s == PS_OK)
         s = checkpoint(&c, err);
     if (s == PS_OK && req->live)

@@ -25,12 +25,23 @@
  * Cloning gives the staging file its own extents map: writing it never
  * changes the backup, nor a kept version linked to it.
  *
+ * In-place update (in_place, the updateInPlace parameter): where the base
+ * cannot be cloned (NTFS, ext4, another volume) but still is the backup its
+ * blockmap describes, the staging file becomes a redo log instead: the
+ * blocks that differ from the base, one after another in block order, and
+ * the journal (naming the base by its blockmap_tag) vouches for them as for
+ * a staging file's. patch_apply (patch.h) then writes them into the backup.
+ * Only a fresh copy of the very file discovery saw becomes one; a resume
+ * continues one only for the same source and the same backup, else the
+ * copy starts over.
+ *
  * Ownership: strings in copy_request are borrowed; copy_result.hashes is
  * malloc'd and freed by the caller (copy_result_free). The base blockmap's
  * hash array is the copy's to use up, so that a run holds one hash array,
  * not two: it becomes copy_result.hashes when the clone is made, and is
- * freed when it is not; after copy_file, base->hashes is NULL or still the
- * caller's. The caller calls blockmap_free on the base either way.
+ * freed when it is not, and stays the caller's in an in-place update (it
+ * says which blocks the redo log holds); after copy_file, base->hashes is
+ * NULL or still the caller's. The caller calls blockmap_free on the base either way.
  */
 #ifndef PS_COPY_H
 #define PS_COPY_H
@@ -58,6 +69,7 @@ typedef struct copy_request {
     const char *base_path;   /* the last published backup, or NULL */
     ps_blockmap *base;       /* its blockmap, or NULL: no delta; copy_file uses up
                               * base->hashes (see Ownership above) */
+    int in_place;            /* an in-place update where the base cannot be cloned */
 } copy_request;
 
 typedef struct copy_result {
@@ -69,6 +81,9 @@ typedef struct copy_result {
     uint64_t cloned_blocks; /* unchanged since the base: kept from its clone */
     int resumed;
     int cloned;             /* the staging file started as a clone of the base */
+    int in_place;           /* the staging file is a redo log of the changed blocks
+                             * (redo_bytes long) for patch_apply */
+    uint64_t redo_bytes;
 } copy_result;
 
 ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err);

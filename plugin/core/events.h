@@ -18,6 +18,7 @@
 #define PS_EV_TOO_SOON 9808u           /* changed, but minInterval not yet elapsed */
 #define PS_EV_BUSY 9810u               /* another run holds the destination */
 #define PS_EV_STARTED 9811u            /* the action accepted its parameters */
+#define PS_EV_PATCH_FINISHED 9815u     /* an interrupted in-place update was finished */
 
 /* Warnings */
 #define PS_EV_FILE_SKIPPED 9807u       /* unreadable, link, foreign owner, locked */

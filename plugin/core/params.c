@@ -118,7 +118,7 @@ static ps_status parse_fields(json_t *params, json_t *props, ps_params *out, ps_
     static const char *const priorities[] = {"low", "normal", NULL};
     const char *known[] = {"destination", "sources", "outlookProfiles", "include", "exclude",
                            "recurse", "snapshot", "minInterval", "keepVersions", "blockSize",
-                           "verify", "maxBandwidth", "ioPriority", NULL};
+                           "verify", "maxBandwidth", "ioPriority", "updateInPlace", NULL};
     const char *key;
     json_t *unused;
     json_object_foreach(params, key, unused) {
@@ -172,6 +172,8 @@ static ps_status parse_fields(json_t *params, json_t *props, ps_params *out, ps_
         st = get_uint(GET("maxBandwidth"), "maxBandwidth", 100000, &out->max_bandwidth_mibps, err);
     if (st == PS_OK && (st = get_enum(GET("ioPriority"), "ioPriority", priorities, &idx, err)) == PS_OK)
         out->io_priority_low = idx == 0;
+    if (st == PS_OK)
+        st = get_bool(GET("updateInPlace"), "updateInPlace", &out->update_in_place, err);
 #undef GET
     return st;
 }

@@ -37,6 +37,7 @@ typedef struct ps_params {
     ps_verify verify;
     uint32_t max_bandwidth_mibps; /* 0 = unlimited */
     int io_priority_low;
+    int update_in_place;    /* patch backups in place where nothing clones */
 } ps_params;
 
 /* Parse and check. Errors read "/field: why" (JSON pointer relative to the

@@ -10,7 +10,9 @@
 #include "discover.h"
 #include "events.h"
 #include "hash.h"
+#include "journal.h"
 #include "manifest.h"
+#include "patch.h"
 #include "platform.h"
 #include "publish.h"
 #include "snapshot.h"
@@ -246,31 +248,190 @@ typedef struct file_job {
     char *final_path, *staging_path, *journal_path;
 } file_job;
 
+static char *journal_sibling(const char *journal_path, const char *suffix)
+{
+    size_t n = strlen(journal_path) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s", journal_path, suffix);
+    return p;
+}
+
 /* "<journal>.target" names the staging file a journal belongs to, so a
  * later run can clean up after a PST that disappeared mid-copy. */
 static char *target_path_for(const char *journal_path)
 {
-    size_t n = strlen(journal_path) + sizeof ".target";
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s.target", journal_path);
-    return p;
+    return journal_sibling(journal_path, ".target");
+}
+
+/* "<journal>.apply" says an in-place update is being applied (patch.h). */
+static char *marker_path_for(const char *journal_path)
+{
+    return journal_sibling(journal_path, ".apply");
+}
+
+/* A staging file (or redo log), its journal and their target file. The
+ * apply marker, when there is one, goes last: until then a redo is still
+ * possible. */
+static void drop_copy_state(const char *staging_path, const char *journal_path, int with_marker)
+{
+    char *target = target_path_for(journal_path);
+    char *marker = with_marker ? marker_path_for(journal_path) : NULL;
+    pf_unlink(staging_path, NULL);
+    pf_unlink(journal_path, NULL);
+    if (target)
+        pf_unlink(target, NULL);
+    if (marker)
+        pf_unlink(marker, NULL);
+    free(target);
+    free(marker);
 }
 
 static void drop_staging(const file_job *f)
 {
-    char *target = target_path_for(f->journal_path);
-    pf_unlink(f->staging_path, NULL);
-    pf_unlink(f->journal_path, NULL);
-    if (target)
-        pf_unlink(target, NULL);
-    free(target);
+    drop_copy_state(f->staging_path, f->journal_path, 0);
 }
 
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Record what was published for the next run's delta. Failing costs that
+ * run a full write, never a backup: the old blockmap is removed first, so a
+ * stale one can never be taken for the new backup (it names the old file's
+ * id anyway). */
+static void save_base(const char *blockmap_path, const uint64_t *hashes, uint64_t block_count,
+                      uint64_t size, const pf_stat *published, uint32_t block_size)
+{
+    if (!blockmap_path)
+        return;
+    ps_blockmap bm = {.block_size = block_size, .size = published->size,
+                      .file_id = published->ino, .mtime_ns = published->mtime_ns,
+                      .ctime_ns = published->ctime_ns,
+                      .block_count = block_count, .hashes = (uint64_t *)hashes};
+    pf_unlink(blockmap_path, NULL);
+    if (published->size == size)
+        blockmap_save(blockmap_path, &bm, NULL);
+}
+
+/* The manifest learns that `published` now holds the PST `source` as it
+ * was (size, mtime) when `provider` froze it; saved at once, so a kill
+ * later in the run keeps it. */
+static ps_status record_backup(run *r, char *key, char *source, uint64_t size, int64_t mtime_ns,
+                               const pf_stat *published, int64_t frozen_ns, const char *provider,
+                               ps_err *err)
+{
+    ps_manifest_entry e = {.key = key, .source = source, .size = size, .mtime_ns = mtime_ns,
+                           .dest_size = published->size, .dest_mtime_ns = published->mtime_ns,
+                           .backed_up_ns = pf_wall_ns(), .frozen_ns = frozen_ns,
+                           .last_result = "ok"};
+    e.last_attempt_ns = e.backed_up_ns;
+    snprintf(e.snapshot, sizeof e.snapshot, "%s", provider);
+    ps_status s = manifest_set(&r->manifest, &e, err);
+    if (s == PS_OK)
+        s = manifest_save(&r->manifest, r->manifest_path, r->job->destination, err);
+    return s;
+}
+
+/* Is `path` a file below the destination, without a ".." on the way? What
+ * the state folder says is checked before an elevated run acts on it. */
+static int below_destination(const run *r, const char *path)
+{
+    size_t n = strlen(r->job->destination);
+    if (strncmp(path, r->job->destination, n) != 0 || path[n] != pf_sep)
+        return 0;
+    for (const char *p = path + n; p; p = strchr(p + 1, pf_sep))
+        if (strncmp(p + 1, "..", 2) == 0 && (p[3] == pf_sep || p[3] == '\0'))
+            return 0;
+    return 1;
+}
+
+/* --- in-place updates an interrupted run left ------------------------------ */
+/* Finish the apply the marker at `marker_path` records (patch.h). 1 when
+ * nothing of it is left (finished, or worthless and dropped), 0 when it
+ * waits for a later run (the backup stays part old, part new until then,
+ * or until a full copy replaces it). */
+static int finish_patch(run *r, const char *journal_path, const char *marker_path)
+{
+    const ps_job *job = r->job;
+    uint32_t bs = 0;
+    patch_marker m;
+    ps_journal_header hdr = {0};
+    uint64_t *hashes = NULL, count = 0;
+    ps_blockmap base = {0};
+    char *blockmap_path = NULL, *redo = NULL;
+    pf_stat patched;
+    uint64_t written = 0;
+    int applied = 0;
+    ps_err err;
+    ps_status s = patch_marker_load(marker_path, &m, &err);
+    if (s == PS_OK && !below_destination(r, m.final_path))
+        s = ps_err_set(&err, PS_ERR_CORRUPT, "apply marker '%s' names '%s', which is not a file "
+                       "below the destination", marker_path, m.final_path);
+    if (s == PS_OK)
+        s = journal_load(journal_path, &hdr, &hashes, &count, &err);
+    if (s == PS_OK) {
+        bs = hdr.block_size;
+        uint64_t blocks = hdr.source_size / bs + (hdr.source_size % bs != 0);
+        if (hdr.patch_base == 0 || count != blocks)
+            s = ps_err_set(&err, PS_ERR_CORRUPT, "the journal of the in-place update of '%s' holds "
+                           "%llu of its %llu blocks", m.final_path, (unsigned long long)count,
+                           (unsigned long long)blocks);
+    }
+    if (s == PS_OK) {
+        blockmap_path = pipeline_state_path(job->state_dir, "blockmaps", m.final_path, ".blocks");
+        redo = staging_path_for(m.final_path);
+        if (!blockmap_path || !redo)
+            s = ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
+    }
+    /* The blockmap describes the backup as it was until the apply is done;
+     * another one (or none) means the apply finished and its new blockmap
+     * was saved, or was being saved: nothing to redo. */
+    if (s == PS_OK && blockmap_load(blockmap_path, &base, NULL) == PS_OK &&
+        base.block_size == bs && blockmap_tag(&base) == hdr.patch_base) {
+        patch_request p = {.redo_path = redo, .final_path = m.final_path,
+                           .size = hdr.source_size, .block_size = bs, .hashes = hashes,
+                           .block_count = count, .base = base.hashes,
+                           .base_count = base.block_count, .base_file_id = base.file_id,
+                           .owner_uid = job->owner_uid, .verify = job->params->verify};
+        s = patch_apply(&p, &patched, &written, &err);
+        if (s == PS_OK)
+            s = record_backup(r, (char *)m.key, (char *)m.source, hdr.source_size,
+                              hdr.source_mtime_ns, &patched, m.frozen_ns, m.snapshot, &err);
+        if (s == PS_OK) {
+            save_base(blockmap_path, hashes, count, hdr.source_size, &patched, bs);
+            applied = 1;
+        }
+    }
+    int done = s == PS_OK || s == PS_ERR_CHANGED || s == PS_ERR_CORRUPT || s == PS_ERR_NOTFOUND;
+    if (done && redo)
+        drop_copy_state(redo, journal_path, 1);
+    else if (done) /* a marker that names no usable backup: the journal's own target is swept */
+        pf_unlink(marker_path, NULL);
+    const char *what = m.final_path ? m.final_path : marker_path;
+    if (applied)
+        ps_emit(job->host, PS_INFO, PS_EV_PATCH_FINISHED, "pstsnap.patch.finished",
+                json_pack("{s:s, s:I}", "backup", what, "bytesWritten", (json_int_t)written),
+                "finished updating '%s' in place, which an interrupted run had begun", what);
+    else if (s != PS_OK) {
+        ps_emit(job->host, done ? PS_WARNING : PS_ERROR, done ? PS_EV_JOURNAL_UNTRUSTED : PS_EV_COPY_FAILED,
+                done ? "pstsnap.patch.dropped" : "pstsnap.patch.failed",
+                json_pack("{s:s, s:s, s:s}", "backup", what, "error", ps_status_name(s), "reason", err.msg),
+                done ? "the interrupted in-place update of '%s' cannot be finished and was "
+                       "dropped; its PST is copied in full: %s"
+                     : "could not finish the interrupted in-place update of '%s'; it is tried "
+                       "again next time: %s", what, err.msg);
+        if (!done)
+            note_failure(r, s, &err);
+    }
+    patch_marker_free(&m);
+    blockmap_free(&base);
+    free(hashes);
+    free(blockmap_path);
+    free(redo);
+    return done;
 }
 
 /* Remove staging files and journals of copies whose PST is gone: nothing
@@ -292,7 +453,20 @@ static void sweep_stale_staging(run *r, const ps_candidates *found)
             continue;
         char *target = pf_path_join(dir, name), *staging = NULL;
         size_t len = 0;
-        if (!target || pf_read_file(target, 8192, &staging, &len, NULL) != PS_OK) {
+        /* An in-place update left mid-apply is finished first, whether or
+         * not its PST is still there: its backup is part old, part new. */
+        char *journal = target ? strdup(target) : NULL;
+        char *marker = NULL;
+        pf_stat mst;
+        if (journal) {
+            journal[strlen(journal) - strlen(".target")] = '\0';
+            marker = marker_path_for(journal);
+        }
+        int pending = marker && pf_lstat(marker, &mst, NULL) == PS_OK &&
+                      !finish_patch(r, journal, marker);
+        free(journal);
+        free(marker);
+        if (pending || !target || pf_read_file(target, 8192, &staging, &len, NULL) != PS_OK) {
             free(target);
             continue;
         }
@@ -368,6 +542,26 @@ static void report_copy_error(run *r, const file_job *f, ps_status s, const ps_e
     note_failure(r, s, err);
 }
 
+/* An in-place update that failed while applied. A backup that is gone or
+ * another file, or a redo log that does not hold what its journal says,
+ * make the redo worthless: dropped, and the next run copies in full. Else
+ * the marker stays and the next run finishes the update. */
+static void report_patch_error(run *r, const file_job *f, ps_status s, const ps_err *err)
+{
+    int drop = s == PS_ERR_CHANGED || s == PS_ERR_CORRUPT;
+    if (drop)
+        drop_copy_state(f->staging_path, f->journal_path, 1);
+    ps_emit(r->job->host, PS_ERROR, PS_EV_COPY_FAILED, "pstsnap.patch.failed",
+            json_pack("{s:s, s:s, s:s, s:s}", "path", f->c->path, "backup", f->final_path, "error",
+                      ps_status_name(s), "reason", err->msg),
+            drop ? "could not update the backup of '%s' in place: %s"
+                 : "could not finish updating the backup of '%s' in place; it is part old, part "
+                   "new until the next run finishes it: %s",
+            f->c->path, err->msg);
+    note_attempt(r, f->c, "failed", err);
+    note_failure(r, s, err);
+}
+
 /* The blockmap of the backup the manifest last recorded, for a delta copy;
  * none (a full write) when there is no such backup or the blockmap is of
  * another publish. A damaged blockmap only costs that full write. */
@@ -378,24 +572,6 @@ static void load_base(const run *r, const file_job *f, const char *blockmap_path
         return;
     if (bm->size != last->dest_size || bm->mtime_ns != last->dest_mtime_ns)
         blockmap_free(bm);
-}
-
-/* Record what was published for the next run's delta. Failing costs that
- * run a full write, never a backup: the old blockmap is removed first, so a
- * stale one can never be taken for the new backup (it names the old file's
- * id anyway). */
-static void save_base(const char *blockmap_path, const copy_result *res, const pf_stat *published,
-                      uint32_t block_size)
-{
-    if (!blockmap_path)
-        return;
-    ps_blockmap bm = {.block_size = block_size, .size = published->size,
-                      .file_id = published->ino, .mtime_ns = published->mtime_ns,
-                      .ctime_ns = published->ctime_ns,
-                      .block_count = res->block_count, .hashes = res->hashes};
-    pf_unlink(blockmap_path, NULL);
-    if (published->size == res->size)
-        blockmap_save(blockmap_path, &bm, NULL);
 }
 
 static ps_status back_up_file(run *r, const file_job *f, const char *read_path, int live,
@@ -414,7 +590,9 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
                         .staging_path = f->staging_path, .journal_path = f->journal_path,
                         .block_size = job->params->block_size,
                         .max_bandwidth_mibps = job->params->max_bandwidth_mibps, .host = job->host,
-                        .progress_base = progress_base, .progress_total = progress_total};
+                        .progress_base = progress_base, .progress_total = progress_total,
+                        /* A kept version is a link to the backup: never patched. */
+                        .in_place = job->params->update_in_place && job->params->keep_versions == 0};
     copy_result res = {0};
     ps_blockmap base = {0};
     char *blockmap_path = pipeline_state_path(job->state_dir, "blockmaps", f->final_path, ".blocks");
@@ -424,8 +602,13 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
         req.base = &base;
     }
     char *target = target_path_for(f->journal_path);
-    if (s == PS_OK && !target)
+    char *marker = marker_path_for(f->journal_path);
+    if (s == PS_OK && (!target || !marker))
         s = ps_err_set(&err, PS_ERR_NOMEM, "out of memory");
+    /* An in-place update the sweep could not finish is given up: this copy
+     * replaces the part-old, part-new backup with a whole new one. */
+    if (s == PS_OK)
+        pf_unlink(marker, NULL);
     if (s == PS_OK)
         s = pf_write_file_atomic(target, f->staging_path, strlen(f->staging_path), &err);
     if (s == PS_OK)
@@ -433,8 +616,24 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
     r->sum->bytes_read += res.bytes_read;
     r->sum->bytes_written += res.bytes_written;
     pf_stat published;
-    int version_kept = 0;
-    if (s == PS_OK) {
+    int version_kept = 0, applying = 0;
+    if (s == PS_OK && res.in_place) {
+        patch_marker m = {.final_path = f->final_path, .key = f->c->key, .source = f->c->path,
+                          .snapshot = provider, .frozen_ns = frozen_ns};
+        patch_request p = {.redo_path = f->staging_path, .final_path = f->final_path,
+                           .size = res.size, .block_size = job->params->block_size,
+                           .hashes = res.hashes, .block_count = res.block_count,
+                           .base = base.hashes, .base_count = base.block_count,
+                           .base_file_id = base.file_id, .owner_uid = job->owner_uid,
+                           .verify = job->params->verify};
+        uint64_t applied = 0;
+        s = patch_marker_save(marker, &m, &err);
+        applying = s == PS_OK;
+        if (s == PS_OK)
+            s = patch_apply(&p, &published, &applied, &err);
+        res.bytes_written += applied;
+        r->sum->bytes_written += applied;
+    } else if (s == PS_OK) {
         /* Before the rename, so the backup is the user's from its first
          * moment under the final name (kept versions are links to it). */
         give_to_user(job, f->staging_path);
@@ -446,38 +645,40 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
         s = publish_file(&pub, &published, &version_kept, &err);
     }
     if (s == PS_OK) {
-        ps_manifest_entry e = {.key = f->c->key, .source = f->c->path, .size = f->c->st.size,
-                               .mtime_ns = f->c->st.mtime_ns, .dest_size = published.size,
-                               .dest_mtime_ns = published.mtime_ns, .backed_up_ns = pf_wall_ns(),
-                               .frozen_ns = frozen_ns, .last_result = "ok"};
-        e.last_attempt_ns = e.backed_up_ns;
-        snprintf(e.snapshot, sizeof e.snapshot, "%s", provider);
-        s = manifest_set(&r->manifest, &e, &err);
-        /* Saved after every file: a kill later in the run keeps this one. */
-        if (s == PS_OK)
-            s = manifest_save(&r->manifest, r->manifest_path, job->destination, &err);
-        if (s == PS_OK) {
+        s = record_backup(r, f->c->key, f->c->path, f->c->st.size, f->c->st.mtime_ns, &published,
+                          frozen_ns, provider, &err);
+        if (s == PS_OK && res.in_place) {
+            /* The new blockmap first: a kill before the marker goes then
+             * finds the update finished (patch.h). */
+            save_base(blockmap_path, res.hashes, res.block_count, res.size, &published,
+                      job->params->block_size);
+            drop_copy_state(f->staging_path, f->journal_path, 1);
+        } else if (s == PS_OK) {
             pf_unlink(f->journal_path, NULL);
             pf_unlink(target, NULL);
-            save_base(blockmap_path, &res, &published, job->params->block_size);
+            save_base(blockmap_path, res.hashes, res.block_count, res.size, &published,
+                      job->params->block_size);
         }
     }
     if (s == PS_OK) {
         r->sum->copied++;
         ps_emit(job->host, PS_INFO, PS_EV_FILE_BACKED_UP, "pstsnap.file.backedUp",
-                json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:b, s:b}", "path",
+                json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:s, s:b, s:b}", "path",
                           f->c->path, "backup", f->final_path, "size", (json_int_t)res.size,
                           "bytesWritten", (json_int_t)res.bytes_written, "reusedBlocks",
                           (json_int_t)res.reused_blocks, "clonedBlocks",
-                          (json_int_t)res.cloned_blocks, "cloned", res.cloned, "snapshot",
-                          provider, "resumed", res.resumed, "versionKept", version_kept),
-                "backed up '%s' to '%s' (%.1f MiB, %s)", f->c->path, f->final_path,
-                (double)res.size / 1048576.0, provider);
+                          (json_int_t)res.cloned_blocks, "cloned", res.cloned, "inPlace",
+                          res.in_place, "snapshot", provider, "resumed", res.resumed,
+                          "versionKept", version_kept),
+                "backed up '%s' to '%s' (%.1f MiB, %s%s)", f->c->path, f->final_path,
+                (double)res.size / 1048576.0, provider, res.in_place ? ", updated in place" : "");
     } else if (s == PS_ERR_CANCELLED) {
         r->sum->cancelled = 1;
         note_attempt(r, f->c, "interrupted", &err);
         ps_emit(job->host, PS_WARNING, PS_EV_CANCELLED, "pstsnap.copy.cancelled",
                 json_pack("{s:s}", "path", f->c->path), "%s", err.msg);
+    } else if (applying) {
+        report_patch_error(r, f, s, &err);
     } else {
         report_copy_error(r, f, s, &err);
     }
@@ -485,6 +686,7 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
     blockmap_free(&base);
     free(blockmap_path);
     free(target);
+    free(marker);
     return s;
 }
 

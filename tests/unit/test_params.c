@@ -70,6 +70,7 @@ static void test_only_destination_gives_the_schema_defaults(void **state)
     assert_int_equal(p.exclude_count, 1);
     assert_string_equal(p.exclude[0], "*.ost");
     assert_true(p.recurse);
+    assert_false(p.update_in_place);
     assert_string_equal(p.snapshot, "auto");
     assert_int_equal(p.min_interval_s, 3600);
     assert_int_equal(p.keep_versions, 0);
@@ -90,7 +91,8 @@ static void test_every_field_given_overrides_its_default(void **state)
               " \"outlookProfiles\": false, \"include\": [\"Archive/**/*.pst\", \"Mail.pst\"],"
               " \"exclude\": [], \"recurse\": false, \"snapshot\": \"none\","
               " \"minInterval\": \"90m\", \"keepVersions\": 3, \"blockSize\": 4096,"
-              " \"verify\": \"full\", \"maxBandwidth\": 50, \"ioPriority\": \"normal\"}",
+              " \"verify\": \"full\", \"maxBandwidth\": 50, \"ioPriority\": \"normal\","
+              " \"updateInPlace\": true}",
               &p);
     assert_string_equal(p.destination, "/backup");
     assert_int_equal(p.source_count, 3);
@@ -108,6 +110,7 @@ static void test_every_field_given_overrides_its_default(void **state)
     assert_int_equal(p.verify, PS_VERIFY_FULL);
     assert_int_equal(p.max_bandwidth_mibps, 50);
     assert_false(p.io_priority_low);
+    assert_true(p.update_in_place);
     ps_params_free(&p);
 }
 
@@ -194,6 +197,8 @@ static void test_booleans_refuse_other_types(void **state)
                  "/outlookProfiles: expected true or false");
     expect_error("{\"destination\": \"d\", \"recurse\": 1}", "/recurse: expected true or false");
     expect_error("{\"destination\": \"d\", \"recurse\": null}", "/recurse: expected true or false");
+    expect_error("{\"destination\": \"d\", \"updateInPlace\": \"true\"}",
+                 "/updateInPlace: expected true or false");
 }
 
 static void test_include_needs_at_least_one_valid_pattern(void **state)
