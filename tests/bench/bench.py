@@ -18,6 +18,8 @@ work folder) and on the same files in the same run measures:
  6 a foreground reader's MB/s alone and while a backup runs (ioPriority
    normal/low, maxBandwidth)
  7 blockSize 16/64/256/1024 KiB: delta bytes written and time
+ 8 where nothing clones (the plain filesystem): the delta of 2 with
+   updateInPlace, vs rsync --inplace, time and bytes written
 
 Every timed run starts cold: the files involved (and, on btrfs, the loop
 image behind them) are flushed and dropped from the page cache with
@@ -315,6 +317,34 @@ def s2_delta(pl, cfg, out, src):
             os.unlink(p)
 
 
+def s8_in_place(pl, cfg, out, src):
+    """After s2 on a filesystem that cannot clone: the same 1% change,
+    patched into the backup through a redo log (updateInPlace)."""
+    rs_dst = os.path.join(pl.work, "rsync-copy.pst")
+    sh(["cp", "--reflink=never", pl.final_for("Big.pst"), rs_dst])
+    ours, rsyncs, written, changed_blocks, in_place = [], [], [], [], []
+    for i in range(cfg["heavy_runs"]):
+        pages, blocks = change_pages(src, 0.01, 200 + i, 64 * 1024)
+        pl.drop(src, pl.final_for("Big.pst"))
+        r = pl.fire({"updateInPlace": True})
+        ours.append(r["secs"])
+        written.append(r["summary"]["bytesWritten"])
+        changed_blocks.append(len(blocks) * 64 * 1024)
+        in_place.append(all(f.get("inPlace") for f in r["files"]))
+        pl.drop(src, rs_dst)
+        secs, _ = timed(["rsync", "--inplace", "--no-whole-file", src, rs_dst],
+                        after=lambda: fsync_path(rs_dst))
+        rsyncs.append(secs)
+    m = median(ours)
+    out["in_place"] = {"pstsnap_s": m, "rsync_s": median(rsyncs), "vs_rsync": m / median(rsyncs),
+                       "bytes_written": median(written),
+                       "changed_blocks_bytes": median(changed_blocks),
+                       "written_vs_changed_blocks": median(written) / median(changed_blocks),
+                       "in_place": all(in_place)}
+    log(f"  [{pl.name}] 8 in place: {out['in_place']}")
+    os.unlink(rs_dst)
+
+
 def s3_noop(pl, cfg, out):
     pl.reset_profile()
     for i in range(cfg["count"]):
@@ -539,6 +569,14 @@ def table(results, cfg):
         row(7, f"blockSize {kib} KiB: delta s / MiB written", "",
             lambda r, k=str(kib): f"{r['sweep'][k]['secs']:.2f} / "
                                   f"{r['sweep'][k]['bytes_written'] / MiB:.1f}")
+    row(8, "updateInPlace, 1% changed: pstsnap / rsync (s)", "(no cloning)",
+        lambda r: f"{r['in_place']['pstsnap_s']:.2f} / {r['in_place']['rsync_s']:.2f} = "
+                  f"**{r['in_place']['vs_rsync']:.2f}x**"
+                  f"{'' if r['in_place']['in_place'] else ' (NOT in place)'}")
+    row(8, "... bytes written / changed 64 KiB blocks (MiB)", "",
+        lambda r: f"{r['in_place']['bytes_written'] / MiB:.1f} / "
+                  f"{r['in_place']['changed_blocks_bytes'] / MiB:.1f} = "
+                  f"{r['in_place']['written_vs_changed_blocks']:.2f}x")
     return "\n".join(rows)
 
 
@@ -550,7 +588,7 @@ def main():
     ap.add_argument("--work", help="work folder (default: a new one under build-bench/)")
     ap.add_argument("--emhost", help="use this emhost instead of building")
     ap.add_argument("--plugin", help="use this pstsnap plugin instead of building")
-    ap.add_argument("--only", default="1,2,3,4,6,7", help="scenarios to run")
+    ap.add_argument("--only", default="1,2,3,4,6,7,8", help="scenarios to run")
     ap.add_argument("--json", help="write the raw figures here")
     ap.add_argument("--settle", type=float,
                     help="seconds of quiet before each timed run (default 15; --quick: 0)")
@@ -582,10 +620,12 @@ def main():
         only = set(a.only.split(","))
         for pl in places:
             out = results.setdefault(f"{pl.name} ({'btrfs snapshot + clone' if pl.btrfs else sh(['stat', '-f', '-c', '%T', pl.root]).stdout.strip() + ', no snapshot'})", {})
-            if "1" in only or "2" in only:
+            if "1" in only or "2" in only or "8" in only:
                 src = s1_first_backup(pl, cfg, out)
                 if "2" in only:
                     s2_delta(pl, cfg, out, src)
+                if "8" in only and not pl.btrfs:
+                    s8_in_place(pl, cfg, out, src)
             if "3" in only:
                 s3_noop(pl, cfg, out)
             if "4" in only:
