@@ -11,9 +11,12 @@ The initial state is a finished backup of version A of two PSTs, after which
 both changed (version B: Big.pst grew to 40 MiB, Small.pst changed in place)
 and a third PST appeared that was never backed up. With 64 KiB blocks Big.pst
 has 640 blocks and a checkpoint at 32 MiB, so a kill can land before any
-checkpoint, between two, or after the last. One full run is traced; then, for
-a spread of its points that covers every point name, the test restores the
-initial state, runs with a kill at that point and checks:
+checkpoint, between two, or after the last; Big.pst's copy is a delta, its
+staging file a clone of the backup. One full run is traced; then, for a
+spread of its points that covers every point name, the test restores the
+initial state (from btrfs snapshots, which keep file ids and change times,
+so every killed run takes the same delta path), runs with a kill at that
+point and checks:
 - after the kill: every file under a final name is absent (only if it had no
   backup before), the previous backup (A), or the source (B); the manifest,
   if there is one, parses;
@@ -48,6 +51,8 @@ POINT_NAMES = {
     "publish.after-rename", "manifest.before-write", "atomic-file.written",
     "manifest.after-write", "snapshot.before-create", "snapshot.after-create",
     "snapshot.before-release", "snapshot.after-release",
+    # The delta: Big.pst's staging file starts as a clone of its backup.
+    "copy.base.cloned",
     # Half of a write's bytes are on disk (a staged block, journal records,
     # a snapshot record line, the manifest's temporary file): a torn write.
     "write.torn",
@@ -120,6 +125,15 @@ class KillResume(unittest.TestCase):
         self.small = os.path.join(sb.outlook_dir, "Small.pst")
         self.other = os.path.join(sb.files_dir, "Other.pst")
         self.params = {"blockSize": BLOCK_KIB}
+        # The destination and the state folder are subvolumes, restored from
+        # snapshots: a snapshot keeps every file id and change time, so the
+        # blockmaps still describe the restored backups and each killed run
+        # takes the delta path (a clone of the backup) as the traced one did.
+        # A copy would give new file ids, and every run a full write.
+        for d in (sb.fd, sb.state):
+            os.rmdir(d)
+            bs.run_tool(["btrfs", "subvolume", "create", d])
+            self.addCleanup(self.delete_subvolume, d)
         self.golden = os.path.join(sb.work, "golden")
         self.torn = self.lost = self.leaked = self.stale = self.missed = 0
         self.points = 0
@@ -146,18 +160,33 @@ class KillResume(unittest.TestCase):
         for p in (self.big, self.small, self.other):
             bs.set_mtime_past(p, 3600)
         self.source = {p: bs.sha256_of(p) for p in (self.big, self.small, self.other)}
-        shutil.rmtree(self.golden, ignore_errors=True)
-        os.makedirs(self.golden)
+        os.makedirs(self.golden, exist_ok=True)
         for d in (sb.fd, sb.state):
-            bs.run_tool(["cp", "-a", "--reflink=auto", d, self.golden])
+            g = os.path.join(self.golden, os.path.basename(d))
+            self.delete_subvolume(g)
+            bs.run_tool(["btrfs", "subvolume", "snapshot", d, g])
+            self.addCleanup(self.delete_subvolume, g)
+
+    @staticmethod
+    def delete_subvolume(path):
+        if os.path.isdir(path):
+            bs.run_tool(["btrfs", "subvolume", "delete", path], check=False)
 
     def restore(self):
-        """Back to the initial state: destination and state as they were."""
+        """Back to the initial state: destination and state as they were,
+        the same files (ids, change times) and not copies of them."""
         sb = self.sb
         for d in (sb.fd, sb.state):
-            shutil.rmtree(d)
-            bs.run_tool(["cp", "-a", "--reflink=auto",
-                         os.path.join(self.golden, os.path.basename(d)), os.path.dirname(d)])
+            self.delete_subvolume(d)
+        # A deleted subvolume's space comes back when btrfs's cleaner has
+        # dropped it, in the background, at the next commit (up to 30 s
+        # away): commit now and wait, or a hundred restores fill the
+        # fixture's small volume.
+        bs.run_tool(["btrfs", "filesystem", "sync", sb.mnt], check=False)
+        bs.run_tool(["btrfs", "subvolume", "sync", sb.mnt], check=False)
+        for d in (sb.fd, sb.state):
+            bs.run_tool(["btrfs", "subvolume", "snapshot",
+                         os.path.join(self.golden, os.path.basename(d)), d])
         self.clear_artifacts()
 
     def clear_artifacts(self):
