@@ -106,8 +106,16 @@ char *pf_dirname(const char *path)
     for (const char *s = path + root; *s; s++)
         if (is_sep(*s))
             last = s;
-    if (!last)
-        return root ? _strdup(path) : _strdup(".");
+    if (!last) {
+        /* Only the root before the name ("C:\\Mail.pst", a share's top):
+         * the root is the folder. */
+        char *d = root ? malloc(root + 1) : _strdup(".");
+        if (d && root) {
+            memcpy(d, path, root);
+            d[root] = '\0';
+        }
+        return d;
+    }
     size_t n = (size_t)(last - path);
     char *d = malloc(n + 1);
     if (d) {
