@@ -59,6 +59,7 @@ QUICK = dict(big=16 * MiB, rss=(4 * MiB, 32 * MiB), small=256 * 1024, count=20, 
 
 
 SETTLE_S = 0.0  # set by --settle
+EXTRA_PARAMS = {}  # set by --params: on top of every run's parameters
 
 
 def log(*a):
@@ -215,6 +216,7 @@ class Place:
         or the Popen when `background`."""
         self.runs += 1
         p = {"destination": "$(DataNowHome)\\Outlook Backup", "minInterval": "0"}
+        p.update(EXTRA_PARAMS)
         p.update(params or {})
         policy = {"version": 1, "plugins": ["pstsnap"], "triggers": {"processStarted": [{
             "name": "Outlook", "conditions": [{"type": "processName", "operator": "Equal",
@@ -590,12 +592,15 @@ def main():
     ap.add_argument("--plugin", help="use this pstsnap plugin instead of building")
     ap.add_argument("--only", default="1,2,3,4,6,7,8", help="scenarios to run")
     ap.add_argument("--json", help="write the raw figures here")
+    ap.add_argument("--params", default="{}",
+                    help='action parameters added to every run, e.g. \'{"ioPriority": "normal"}\'')
     ap.add_argument("--settle", type=float,
                     help="seconds of quiet before each timed run (default 15; --quick: 0)")
     a = ap.parse_args()
     cfg = dict(QUICK if a.quick else FULL)
     global SETTLE_S
     SETTLE_S = a.settle if a.settle is not None else (0.0 if a.quick else 15.0)
+    EXTRA_PARAMS.update(json.loads(a.params))
     if a.runs:
         cfg["runs"] = cfg["heavy_runs"] = a.runs
     emhost, plugin = (a.emhost, a.plugin) if a.emhost and a.plugin else build()
@@ -650,7 +655,9 @@ def main():
           f"kernel {info['kernel']}; load average before {info['load'][0]:.2f}, after "
           f"{info['load_after'][0]:.2f}; medians of {cfg['runs']} (heavy: {cfg['heavy_runs']}) runs, "
           f"{SETTLE_S:g} s settle before each"
-          f"{' (QUICK mode: small files, figures not meaningful)' if a.quick else ''}\n")
+          f"{' (QUICK mode: small files, figures not meaningful)' if a.quick else ''}"
+          f"{'; parameters added to every run: ' + json.dumps(EXTRA_PARAMS) if EXTRA_PARAMS else ''}"
+          "\n")
     print(table(results, cfg))
     if a.json:
         with open(a.json, "w") as f:
