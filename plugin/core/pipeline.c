@@ -271,19 +271,22 @@ static char *marker_path_for(const char *journal_path)
     return journal_sibling(journal_path, ".apply");
 }
 
-/* A staging file (or redo log), its journal and their target file. The
- * apply marker, when there is one, goes last: until then a redo is still
- * possible. */
+/* A staging file (or redo log), its journal and their target file, and
+ * the apply marker with them when asked: only once the redo is done or
+ * worthless. The marker goes first: the sweep finds markers through the
+ * target files, and one left without its target would never be seen
+ * again; a redo log and journal left without their marker are swept, or
+ * refused by the next copy (their backup has a new blockmap). */
 static void drop_copy_state(const char *staging_path, const char *journal_path, int with_marker)
 {
     char *target = target_path_for(journal_path);
     char *marker = with_marker ? marker_path_for(journal_path) : NULL;
+    if (marker)
+        pf_unlink(marker, NULL);
     pf_unlink(staging_path, NULL);
     pf_unlink(journal_path, NULL);
     if (target)
         pf_unlink(target, NULL);
-    if (marker)
-        pf_unlink(marker, NULL);
     free(target);
     free(marker);
 }
@@ -429,16 +432,19 @@ static int finish_patch(run *r, const char *journal_path, const char *marker_pat
         ps_emit(job->host, PS_INFO, PS_EV_PATCH_FINISHED, "pstsnap.patch.finished",
                 json_pack("{s:s, s:I}", "backup", what, "bytesWritten", (json_int_t)written),
                 "finished updating '%s' in place, which an interrupted run had begun", what);
+    else if (s != PS_OK && done)
+        ps_emit(job->host, PS_WARNING, PS_EV_JOURNAL_UNTRUSTED, "pstsnap.patch.dropped",
+                json_pack("{s:s, s:s, s:s}", "backup", what, "error", ps_status_name(s), "reason",
+                          err.msg),
+                "the interrupted in-place update of '%s' cannot be finished and was dropped; "
+                "its PST is copied in full: %s", what, err.msg);
     else if (s != PS_OK) {
-        ps_emit(job->host, done ? PS_WARNING : PS_ERROR, done ? PS_EV_JOURNAL_UNTRUSTED : PS_EV_COPY_FAILED,
-                done ? "pstsnap.patch.dropped" : "pstsnap.patch.failed",
-                json_pack("{s:s, s:s, s:s}", "backup", what, "error", ps_status_name(s), "reason", err.msg),
-                done ? "the interrupted in-place update of '%s' cannot be finished and was "
-                       "dropped; its PST is copied in full: %s"
-                     : "could not finish the interrupted in-place update of '%s'; it is tried "
-                       "again next time: %s", what, err.msg);
-        if (!done)
-            note_failure(r, s, &err);
+        ps_emit(job->host, PS_ERROR, PS_EV_COPY_FAILED, "pstsnap.patch.failed",
+                json_pack("{s:s, s:s, s:s}", "backup", what, "error", ps_status_name(s), "reason",
+                          err.msg),
+                "could not finish the interrupted in-place update of '%s'; it is tried again "
+                "next time: %s", what, err.msg);
+        note_failure(r, s, &err);
     }
     patch_marker_free(&m);
     blockmap_free(&base);

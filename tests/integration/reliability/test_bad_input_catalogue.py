@@ -16,7 +16,11 @@ one input and fires the action through emhost:
   file in full, so nothing can be skipped on the word of a bad manifest;
 - the resume journal of an interrupted copy (a logoff stops the copy; the
   journal is then damaged): never trusted; the run warns (9812) with the
-  PST's path and the reason, starts that copy over and publishes the source.
+  PST's path and the reason, starts that copy over and publishes the source;
+- the apply marker of an in-place update (updateInPlace; planted or
+  damaged in the state folder): never acted on unless it names a backup
+  below the destination with a complete journal; the run warns (9812) with
+  the marker's path and the reason, writes nothing anywhere, and drops it.
 
 After every row: the sources are byte for byte what they were, every backup
 is the previous one (refusals) or the source (fallbacks), nothing is left
@@ -162,6 +166,8 @@ PARAM_CASES = [
     ("recurse as text", {"recurse": "yes"}, "/recurse: expected boolean, got string"),
     ("outlookProfiles a number", {"outlookProfiles": 1},
      "/outlookProfiles: expected boolean, got integer"),
+    ("updateInPlace as text", {"updateInPlace": "true"},
+     "/updateInPlace: expected boolean, got string"),
     ("unknown parameter", {"foo": 1}, "/foo: unknown property (additionalProperties is false)"),
 ]
 
@@ -405,6 +411,64 @@ class BadInputCatalogue(unittest.TestCase):
         bs.set_mtime_past(self.big, 7200)
         self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
 
+    # --- apply markers ---------------------------------------------------------------------
+    def check_untrusted_marker(self, name, marker_text, reason, with_journal=True):
+        """Plant an apply marker (and a journal it could belong to) the way a
+        user who owns the state folder could, aiming the elevated run's
+        writes at a file that is not a backup."""
+        sb = self.sb
+        self.restore()
+        victim = os.path.join(sb.work, "victim")
+        with open(victim, "wb") as f:
+            f.write(b"not a backup" * 100)
+        os.chmod(victim, 0o600)
+        victim_sum = bs.sha256_of(victim)
+        journals = os.path.join(sb.action_state, "journals")
+        os.makedirs(journals, exist_ok=True)
+        journal = os.path.join(journals, "00000000deadbeef.journal")
+        staging = os.path.join(sb.dest, "Outlook", "Ghost.pst" + bs.STAGING_SUFFIX)
+        with open(journal + ".target", "w") as f:
+            f.write(staging)
+        if with_journal:
+            with open(journal, "wb") as f:
+                f.write(b"PSTSNAPJ" + b"\0" * 56)
+        with open(journal + ".apply", "w") as f:
+            f.write(marker_text(victim))
+        run = sb.fire(self.params)
+        marker = journal + ".apply"
+        warned = [e for e in run.of(EV_JOURNAL_UNTRUSTED)
+                  if marker in e.get("message", "") or reason in e.get("message", "")]
+        warned = [e for e in warned if reason in e.get("message", "")]
+        ok = (run.rc == 0 and bool(warned) and bs.sha256_of(victim) == victim_sum
+              and not os.path.exists(marker))
+        self.record(name, ok, f"wanted 9812 with '{reason}', '{victim}' untouched and the marker "
+                              f"gone:\n{run.describe()}")
+        self.nothing_lost(name)
+
+    def marker_cases(self):
+        dest = self.sb.dest
+
+        def marker(backup):
+            return lambda victim: json.dumps({
+                "format": 1, "backup": backup(victim), "key": "Outlook/Mail.pst",
+                "source": self.big, "snapshot": "btrfs", "frozen": 1})
+        return [
+            ("apply marker naming a file outside the destination", marker(lambda v: v),
+             "which is not a file below the destination", True),
+            ("apply marker climbing out with '..'",
+             marker(lambda v: os.path.join(dest, "..", "..", "work", os.path.basename(v))),
+             "which is not a file below the destination", True),
+            ("apply marker that is not JSON", lambda v: "{" + v, "is not JSON", True),
+            ("apply marker without a backup", lambda v: json.dumps({"format": 1, "frozen": 1}),
+             "/backup is missing", True),
+            ("apply marker whose journal is damaged",
+             marker(lambda v: os.path.join(dest, "Outlook", "Big.pst")),
+             "header checksum mismatch", True),
+            ("apply marker whose journal is gone",
+             marker(lambda v: os.path.join(dest, "Outlook", "Big.pst")),
+             "No such file or directory", False),
+        ]
+
     # --- the test ------------------------------------------------------------------------------
     def test_every_bad_input_is_refused_clearly_and_loses_nothing(self):
         for name, make, expect in POLICY_CASES:
@@ -447,6 +511,8 @@ class BadInputCatalogue(unittest.TestCase):
             self.check_untrusted_manifest(name, damage, reason)
         for name, damage, reason in self.journal_cases():
             self.check_untrusted_journal(name, damage, reason)
+        for name, text, reason, with_journal in self.marker_cases():
+            self.check_untrusted_marker(name, text, reason, with_journal)
 
         line = f"bad inputs: {self.tried}, clear errors: {self.clear}, lost: {self.lost}"
         print(line)
