@@ -75,12 +75,16 @@ int64_t ps_parse_interval(const char *text)
         return -1;
     int64_t n = 0;
     const char *p = text;
-    for (; *p >= '0' && *p <= '9'; p++)
-        n = n * 10 + (*p - '0');
     /* The schema's pattern allows 1 to 6 digits; counting digits (not the
      * value) keeps "0000001" refused here too, for hosts that did not
-     * validate. */
-    if (p == text || p - text > 6)
+     * validate, and stopping at the seventh keeps a long run of digits
+     * from overflowing n (found by fuzz_params). */
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (p - text == 6)
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    if (p == text)
         return -1;
     int64_t unit = 1;
     switch (*p) {
