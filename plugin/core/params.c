@@ -182,13 +182,11 @@ static ps_status parse_fields(json_t *params, json_t *props, ps_params *out, ps_
     return st;
 }
 
-ps_status ps_params_parse(const char *params_json, ps_params *out, ps_err *err)
+ps_status ps_params_parse_with(const char *params_json, json_t *schema, ps_params *out,
+                               ps_err *err)
 {
     memset(out, 0, sizeof *out);
     json_error_t jerr;
-    json_t *schema = json_loads(pstsnap_backup_psts_schema_json, 0, &jerr);
-    if (!schema)
-        return ps_err_set(err, PS_ERR_INVALID, "internal error: embedded schema: %s", jerr.text);
     json_t *params = json_loads(params_json, JSON_REJECT_DUPLICATES, &jerr);
     ps_status st;
     if (!params)
@@ -199,9 +197,20 @@ ps_status ps_params_parse(const char *params_json, ps_params *out, ps_err *err)
     else
         st = parse_fields(params, json_object_get(schema, "properties"), out, err);
     json_decref(params);
-    json_decref(schema);
     if (st != PS_OK)
         ps_params_free(out);
+    return st;
+}
+
+ps_status ps_params_parse(const char *params_json, ps_params *out, ps_err *err)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t jerr;
+    json_t *schema = json_loads(pstsnap_backup_psts_schema_json, 0, &jerr);
+    if (!schema)
+        return ps_err_set(err, PS_ERR_INVALID, "internal error: embedded schema: %s", jerr.text);
+    ps_status st = ps_params_parse_with(params_json, schema, out, err);
+    json_decref(schema);
     return st;
 }
 

@@ -13,6 +13,7 @@
 #ifndef PS_PARAMS_H
 #define PS_PARAMS_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,11 @@ typedef struct ps_params {
 /* Parse and check. Errors read "/field: why" (JSON pointer relative to the
  * parameters object), as em_action.h asks of validate(). */
 ps_status ps_params_parse(const char *params_json, ps_params *out, ps_err *err);
+/* The same against a schema already parsed (borrowed): for a caller that
+ * parses many (the fuzzer), which would otherwise spend its time parsing
+ * the embedded schema again for every input. */
+ps_status ps_params_parse_with(const char *params_json, json_t *schema, ps_params *out,
+                               ps_err *err);
 void ps_params_free(ps_params *p);
 
 /* "90m" -> 5400. -1 when malformed. */
