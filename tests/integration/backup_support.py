@@ -28,6 +28,7 @@ sandboxes of failed tests for a look afterwards.
 import hashlib
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -498,6 +499,32 @@ class Sandbox:
         if os.path.exists(self.profile):
             delete_subvolume_tree(self.profile)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+# --- fault traces and page changes -----------------------------------------------------------------
+def read_trace(path):
+    """[(n, name)] in order, from a PSTSNAP_FAULT_TRACE file (plugin/core/fault.h)."""
+    out = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                n, _, name = line.strip().partition(" ")
+                if n:
+                    out.append((int(n), name))
+    return out
+
+
+def change_pages(path, fraction, seed, block=64 * 1024, page=4096):
+    """Overwrite `fraction` of the file's 4 KiB pages at random, as Outlook
+    does; the set of `block`-sized blocks touched."""
+    rnd = random.Random(seed)
+    pages = os.path.getsize(path) // page
+    chosen = rnd.sample(range(pages), max(1, int(pages * fraction)))
+    with open(path, "r+b") as f:
+        for p in chosen:
+            f.seek(p * page)
+            f.write(rnd.randbytes(page))
+    return {p * page // block for p in chosen}
 
 
 # --- running a test file -------------------------------------------------------------------------

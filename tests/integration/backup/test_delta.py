@@ -10,32 +10,17 @@ changed. And the delta never trusts a backup a sync client replaced.
 """
 import hashlib
 import os
-import random
 import re
 import unittest
 
 import backup_support as bs
 
 BLOCK = 64 * 1024
-PAGE = 4096
 SIZE = 16 * bs.MiB
 
 
 def sha256(path):
     return bs.sha256_of(path)
-
-
-def change_pages(path, fraction, seed):
-    """Overwrite `fraction` of the file's 4 KiB pages at random, as Outlook
-    does; the set of 64 KiB blocks touched."""
-    rnd = random.Random(seed)
-    pages = os.path.getsize(path) // PAGE
-    chosen = rnd.sample(range(pages), max(1, int(pages * fraction)))
-    with open(path, "r+b") as f:
-        for p in chosen:
-            f.seek(p * PAGE)
-            f.write(rnd.randbytes(PAGE))
-    return {p * PAGE // BLOCK for p in chosen}
 
 
 def btrfs_du(path):
@@ -70,7 +55,7 @@ class Delta(unittest.TestCase):
         self.assertFalse(first["cloned"])
         final = sb.final_for(self.pst)
 
-        blocks = change_pages(self.pst, 0.01, 1)
+        blocks = bs.change_pages(self.pst, 0.01, 1)
         bs.set_mtime_past(self.pst, 600)
         run = self.fire_ok({"keepVersions": 1})
         d = self.backed_up(run)
@@ -104,7 +89,7 @@ class Delta(unittest.TestCase):
         bs.write_random_file(tmp, SIZE, "someone else")
         os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.replace(tmp, final)
-        change_pages(self.pst, 0.01, 2)
+        bs.change_pages(self.pst, 0.01, 2)
         bs.set_mtime_past(self.pst, 600)
         run = self.fire_ok()
         d = self.backed_up(run)
@@ -121,7 +106,7 @@ class Delta(unittest.TestCase):
         with open(os.path.join(d, maps[0]), "r+b") as f:
             f.seek(100)
             f.write(b"\xff\xfe")
-        change_pages(self.pst, 0.01, 3)
+        bs.change_pages(self.pst, 0.01, 3)
         bs.set_mtime_past(self.pst, 600)
         run = self.fire_ok()
         detail = self.backed_up(run)
@@ -129,7 +114,7 @@ class Delta(unittest.TestCase):
         self.assertEqual(detail["bytesWritten"], SIZE)
         self.assertEqual(sha256(sb.final_for(self.pst)), sha256(self.pst))
         # ...and the next change is a delta again.
-        blocks = change_pages(self.pst, 0.01, 4)
+        blocks = bs.change_pages(self.pst, 0.01, 4)
         bs.set_mtime_past(self.pst, 300)
         detail = self.backed_up(self.fire_ok())
         self.assertTrue(detail["cloned"])

@@ -24,19 +24,6 @@ PAGE = 4096
 SIZE = 8 * bs.MiB
 
 
-def change_pages(path, fraction, seed):
-    """Overwrite `fraction` of the file's 4 KiB pages at random; the set of
-    64 KiB blocks touched."""
-    rnd = random.Random(seed)
-    pages = os.path.getsize(path) // PAGE
-    chosen = rnd.sample(range(pages), max(1, int(pages * fraction)))
-    with open(path, "r+b") as f:
-        for p in chosen:
-            f.seek(p * PAGE)
-            f.write(rnd.randbytes(PAGE))
-    return {p * PAGE // BLOCK for p in chosen}
-
-
 class InPlace(unittest.TestCase):
     def setUp(self):
         self.sb = sb = bs.Sandbox(self, "inplace")
@@ -74,7 +61,7 @@ class InPlace(unittest.TestCase):
         first = self.backed_up(self.fire_ok({"updateInPlace": True}))
         self.assertFalse(first["inPlace"], "a first backup has nothing to patch")
         before = self.inode()
-        blocks = change_pages(self.pst, 0.01, 1)
+        blocks = bs.change_pages(self.pst, 0.01, 1)
         bs.set_mtime_past(self.pst, 600)
         run = self.fire_ok({"updateInPlace": True})
         d = self.backed_up(run)
@@ -108,7 +95,7 @@ class InPlace(unittest.TestCase):
         self.fire_ok()
         for params in ({}, {"updateInPlace": True, "keepVersions": 1}):
             before = self.inode()
-            change_pages(self.pst, 0.01, len(params))
+            bs.change_pages(self.pst, 0.01, len(params))
             bs.set_mtime_past(self.pst, 600 - len(params))
             run = self.fire_ok(params)
             self.assertFalse(self.backed_up(run)["inPlace"], f"{params}\n{run.describe()}")
@@ -123,7 +110,7 @@ class InPlace(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout)  # back on the btrfs fixture
         self.fire_ok({"updateInPlace": True})
         before = self.inode()
-        change_pages(self.pst, 0.01, 9)
+        bs.change_pages(self.pst, 0.01, 9)
         bs.set_mtime_past(self.pst, 600)
         run = self.fire_ok({"updateInPlace": True})
         d = self.backed_up(run)

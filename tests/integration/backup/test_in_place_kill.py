@@ -29,17 +29,6 @@ APPLY_POINTS = {"patch.block.applied", "patch.before-flush", "patch.flushed"}
 
 
 
-def read_trace(path):
-    out = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                n, _, name = line.strip().partition(" ")
-                if n:
-                    out.append((int(n), name))
-    return out
-
-
 class InPlaceKill(base.InPlace):
     # --- kills ----------------------------------------------------------------------
     def kill_matrix_state(self):
@@ -56,7 +45,7 @@ class InPlaceKill(base.InPlace):
             bs.set_mtime_past(p, 7200)
         self.fire_ok({"updateInPlace": True})
         self.previous = {p: bs.sha256_of(sb.final_for(p)) for p in (self.pst, self.small)}
-        base.change_pages(self.pst, 0.05, 7)
+        bs.change_pages(self.pst, 0.05, 7)
         with open(self.small, "ab") as f:
             f.write(b"grown" * 1000)
         for p in (self.pst, self.small):
@@ -68,7 +57,7 @@ class InPlaceKill(base.InPlace):
         self.kill_matrix_state()
         trace_path = os.path.join(sb.work, "trace.txt")
         ref = self.fire_ok({"updateInPlace": True}, env={"PSTSNAP_FAULT_TRACE": trace_path})
-        trace = read_trace(trace_path)
+        trace = bs.read_trace(trace_path)
         if not trace:
             bs.skip("build without PSTSNAP_FAULT_INJECTION (configure with "
                     "-DPSTSNAP_FAULT_INJECTION=ON)")
@@ -153,7 +142,7 @@ class InPlaceKill(base.InPlace):
     def test_a_pending_update_of_a_backup_a_sync_client_replaced_is_dropped(self):
         sb = self.sb
         self.fire_ok({"updateInPlace": True})
-        base.change_pages(self.pst, 0.02, 3)
+        bs.change_pages(self.pst, 0.02, 3)
         bs.set_mtime_past(self.pst, 600)
         run = sb.fire({"blockSize": 64, "updateInPlace": True},
                       env={"PSTSNAP_FAULT_KILL_AT": "patch.block.applied#2"})

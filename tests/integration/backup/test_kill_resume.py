@@ -32,8 +32,6 @@ Prints "points: N, torn: T, lost: L, leaked: K" and fails unless all three
 counts are zero.
 """
 import os
-import shutil
-import subprocess
 import unittest
 
 import backup_support as bs
@@ -60,18 +58,6 @@ POINT_NAMES = {
 # The bulk of a run: each staged block is a torn write then a written block.
 BULK = "copy.block.written"
 SIGKILL_STATUS = -9
-
-
-def read_trace(path):
-    """[(n, name)] in order, from a PSTSNAP_FAULT_TRACE file."""
-    out = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                n, _, name = line.strip().partition(" ")
-                if n:
-                    out.append((int(n), name))
-    return out
 
 
 def is_bulk(trace, i):
@@ -270,7 +256,7 @@ class KillResume(unittest.TestCase):
         trace_path = os.path.join(self.sb.work, f"trace-{provider}.txt")
         run = self.sb.fire(dict(self.params, snapshot=provider),
                            env={"PSTSNAP_FAULT_TRACE": trace_path})
-        trace = read_trace(trace_path)
+        trace = bs.read_trace(trace_path)
         if not trace:
             bs.skip("build without PSTSNAP_FAULT_INJECTION (no fault point was traced; "
                     "configure with -DPSTSNAP_FAULT_INJECTION=ON)")
@@ -293,7 +279,7 @@ class KillResume(unittest.TestCase):
         run = self.sb.fire(dict(self.params, snapshot=provider),
                            env={"PSTSNAP_FAULT_TRACE": trace_path,
                                 "PSTSNAP_FAULT_KILL_AT": target})
-        trace = read_trace(trace_path)
+        trace = bs.read_trace(trace_path)
         died_at = trace[-1] if trace else (None, None)
         name = target.rpartition("#")[0]
         if may_miss and run.rc == 0 and sum(1 for _, n in trace if n == name) < \

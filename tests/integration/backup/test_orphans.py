@@ -18,17 +18,6 @@ import backup_support as bs
 SIGKILL_STATUS = -9
 
 
-def read_trace(path):
-    out = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                n, _, name = line.strip().partition(" ")
-                if n:
-                    out.append((int(n), name))
-    return out
-
-
 class Orphans(unittest.TestCase):
     def setUp(self):
         self.sb = sb = bs.Sandbox(self, "orphans")
@@ -43,7 +32,7 @@ class Orphans(unittest.TestCase):
         trace_path = os.path.join(self.sb.work, f"trace-{provider}.txt")
         run = self.sb.fire({"snapshot": provider}, env={"PSTSNAP_FAULT_TRACE": trace_path})
         self.assertEqual(run.rc, 0, run.describe())
-        trace = read_trace(trace_path)
+        trace = bs.read_trace(trace_path)
         if not trace:
             bs.skip("build without PSTSNAP_FAULT_INJECTION (configure with "
                     "-DPSTSNAP_FAULT_INJECTION=ON)")
