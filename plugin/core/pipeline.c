@@ -391,7 +391,7 @@ static int finish_patch(run *r, const char *journal_path, const char *marker_pat
         s = journal_load(journal_path, &hdr, &hashes, &count, &err);
     if (s == PS_OK) {
         bs = hdr.block_size;
-        uint64_t blocks = hdr.source_size / bs + (hdr.source_size % bs != 0);
+        uint64_t blocks = blockmap_blocks_for(hdr.source_size, bs);
         if (hdr.patch_base == 0 || count != blocks)
             s = ps_err_set(&err, PS_ERR_CORRUPT, "the journal of the in-place update of '%s' holds "
                            "%llu of its %llu blocks", m.final_path, (unsigned long long)count,
@@ -773,7 +773,7 @@ static void copy_changed(run *r, ps_candidate **changed, size_t count)
 /* --- step: discover ------------------------------------------------------------ */
 /* The PSTs the user's Outlook profiles name, when the admin asked for them.
  * A profile that cannot be read costs only those extra PSTs: a warning. */
-static void list_profile_psts(const ps_job *job, pf_path_list *list)
+static void list_profile_psts(const ps_job *job, const ps_host *host, pf_path_list *list)
 {
     list->paths = NULL;
     list->count = 0;
@@ -781,9 +781,29 @@ static void list_profile_psts(const ps_job *job, pf_path_list *list)
         return;
     ps_err err;
     if (pf_outlook_profile_psts(job->user_sid, list, &err) != PS_OK)
-        ps_emit(job->host, PS_WARNING, PS_EV_SOURCE_SKIPPED, "pstsnap.profiles.skipped",
+        ps_emit(host, PS_WARNING, PS_EV_SOURCE_SKIPPED, "pstsnap.profiles.skipped",
                 json_pack("{s:s, s:s}", "field", "/outlookProfiles", "reason", err.msg),
                 "the PSTs listed in the Outlook profiles were not added: %s", err.msg);
+}
+
+ps_status pipeline_discover(const ps_job *job, const ps_host *host, ps_candidates *found,
+                            ps_err *err)
+{
+    discover_request dq = {.sources = job->sources, .source_count = job->source_count,
+                           .include = job->params->include,
+                           .include_count = job->params->include_count,
+                           .exclude = job->params->exclude,
+                           .exclude_count = job->params->exclude_count,
+                           .recurse = job->params->recurse, .destination = job->destination,
+                           .owner_uid = job->owner_uid, .host = host,
+                           .user_sid = job->user_sid};
+    pf_path_list profile_psts;
+    list_profile_psts(job, host, &profile_psts);
+    dq.profile_psts = profile_psts.paths;
+    dq.profile_pst_count = profile_psts.count;
+    ps_status s = discover_files(&dq, found, err);
+    pf_path_list_free(&profile_psts);
+    return s;
 }
 
 /* --- step: compare -------------------------------------------------------------- */
@@ -912,21 +932,8 @@ static ps_status run_locked(run *r)
         ps_emit(job->host, PS_WARNING, PS_EV_MANIFEST_UNTRUSTED, "pstsnap.manifest.untrusted",
                 json_pack("{s:s}", "reason", err.msg),
                 "%s; every PST is copied in full this time", err.msg);
-    discover_request dq = {.sources = job->sources, .source_count = job->source_count,
-                           .include = job->params->include,
-                           .include_count = job->params->include_count,
-                           .exclude = job->params->exclude,
-                           .exclude_count = job->params->exclude_count,
-                           .recurse = job->params->recurse, .destination = job->destination,
-                           .owner_uid = job->owner_uid, .host = job->host,
-                           .user_sid = job->user_sid};
-    pf_path_list profile_psts;
-    list_profile_psts(job, &profile_psts);
-    dq.profile_psts = profile_psts.paths;
-    dq.profile_pst_count = profile_psts.count;
     ps_candidates found;
-    s = discover_files(&dq, &found, &err);
-    pf_path_list_free(&profile_psts);
+    s = pipeline_discover(job, job->host, &found, &err);
     if (s != PS_OK) {
         note_failure(r, s, &err);
         return s;

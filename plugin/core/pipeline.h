@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "discover.h"
 #include "error.h"
 #include "host.h"
 #include "params.h"
@@ -57,6 +58,12 @@ typedef struct ps_summary {
  * a cancellation); otherwise the first error, with err describing it. The
  * run never stops at one bad file. */
 ps_status pipeline_run(const ps_job *job, ps_summary *summary, ps_err *err);
+
+/* Discover the job's PSTs exactly as a run does (its sources, rules,
+ * destination, user and Outlook profiles), reporting skips to `host`:
+ * the run's own host, or a silent one (`emhost status`). */
+ps_status pipeline_discover(const ps_job *job, const ps_host *host, ps_candidates *found,
+                            ps_err *err);
 
 /* Where pipeline_run keeps its state, derived from the destination:
  * <state_dir>/<what>/<hash of destination><suffix>. malloc'd. */

@@ -8,6 +8,7 @@
 #include "journal.h"
 #include "manifest.h"
 #include "platform.h"
+#include "publish.h"
 
 #define NS_PER_S 1000000000LL
 #define TARGET_SUFFIX ".journal.target"
@@ -55,20 +56,8 @@ static void add_problem(json_t *item, const char *fmt, const char *arg)
 static void add_discovered(const ps_job *job, json_t *items)
 {
     ps_host quiet = {0};
-    discover_request dq = {.sources = job->sources, .source_count = job->source_count,
-                           .include = job->params->include,
-                           .include_count = job->params->include_count,
-                           .exclude = job->params->exclude,
-                           .exclude_count = job->params->exclude_count,
-                           .recurse = job->params->recurse, .destination = job->destination,
-                           .owner_uid = job->owner_uid, .host = &quiet};
-    pf_path_list profile_psts = {0};
-    if (job->params->outlook_profiles)
-        (void)pf_outlook_profile_psts(job->user_sid, &profile_psts, NULL);
-    dq.profile_psts = profile_psts.paths;
-    dq.profile_pst_count = profile_psts.count;
     ps_candidates found;
-    if (discover_files(&dq, &found, NULL) == PS_OK) {
+    if (pipeline_discover(job, &quiet, &found, NULL) == PS_OK) {
         for (size_t i = 0; i < found.count; i++) {
             json_t *it = item_for(items, found.items[i].key);
             json_object_set_new(it, "source", json_string(found.items[i].path));
@@ -76,7 +65,6 @@ static void add_discovered(const ps_job *job, json_t *items)
         }
         candidates_free(&found);
     }
-    pf_path_list_free(&profile_psts);
 }
 
 /* Copies whose staging file is in this destination and whose journal waits
@@ -118,19 +106,6 @@ static void add_staged(const ps_job *job, json_t *items)
 }
 
 /* --- one item's details ---------------------------------------------------------- */
-/* Is `name` a kept version of `base`: "<stem> (YYYY-MM-DD HHMMSS)<ext>", the
- * name publish_version_path gives? */
-static int is_version_of(const char *name, const char *base)
-{
-    const char *dot = strrchr(base, '.');
-    size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    const char *ext = dot && dot != base ? dot : "";
-    size_t stamp = strlen(" (YYYY-MM-DD HHMMSS)");
-    return strlen(name) == stem + stamp + strlen(ext) && strncmp(name, base, stem) == 0 &&
-           strncmp(name + stem, " (", 2) == 0 && name[stem + stamp - 1] == ')' &&
-           strcmp(name + stem + stamp, ext) == 0;
-}
-
 static size_t count_versions(const char *final_path)
 {
     char *dir = pf_dirname(final_path);
@@ -140,7 +115,7 @@ static size_t count_versions(const char *final_path)
         const char *name;
         pf_kind kind;
         while (pf_dir_next(d, &name, &kind, NULL) == PS_OK && name)
-            n += kind == PF_KIND_FILE && is_version_of(name, pf_basename(final_path));
+            n += kind == PF_KIND_FILE && publish_is_version_of(name, pf_basename(final_path));
         pf_dir_close(d);
     }
     free(dir);
