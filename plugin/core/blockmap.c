@@ -10,9 +10,15 @@
 #define MAX_BLOCKS (1u << 24)
 static const char magic[8] = {'P', 'S', 'T', 'S', 'N', 'A', 'P', 'B'};
 
-static uint64_t blocks_for(uint64_t size, uint32_t block_size)
+uint64_t blockmap_blocks_for(uint64_t size, uint32_t block_size)
 {
     return size / block_size + (size % block_size != 0);
+}
+
+size_t blockmap_block_len(uint64_t size, uint32_t block_size, uint64_t b)
+{
+    uint64_t off = b * block_size;
+    return (size_t)(size - off < block_size ? size - off : block_size);
 }
 
 void blockmap_free(ps_blockmap *bm)
@@ -68,7 +74,7 @@ ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err)
     bm->ctime_ns = (int64_t)ps_get_u64le(p + 48);
     if (version != PS_BLOCKMAP_VERSION || bm->block_size < 4096 ||
         (bm->block_size & (bm->block_size - 1)) || bm->block_count > MAX_BLOCKS ||
-        bm->block_count != blocks_for(bm->size, bm->block_size) ||
+        bm->block_count != blockmap_blocks_for(bm->size, bm->block_size) ||
         len != HEADER_SIZE + 8 * bm->block_count + 8) {
         free(data);
         memset(bm, 0, sizeof *bm);

@@ -32,6 +32,7 @@
 #ifndef PS_BLOCKMAP_H
 #define PS_BLOCKMAP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -60,6 +61,11 @@ void blockmap_free(ps_blockmap *bm);
  * purpose: btrfs gives each subvolume an anonymous device number that may
  * change at the next mount, and the path already names the volume. */
 int blockmap_describes(const ps_blockmap *bm, const pf_stat *st);
+
+/* How many blocks a file of `size` bytes has, and how many bytes block b
+ * of it holds (the last one may be short). */
+uint64_t blockmap_blocks_for(uint64_t size, uint32_t block_size);
+size_t blockmap_block_len(uint64_t size, uint32_t block_size, uint64_t b);
 
 /* A non-zero tag of the backup `bm` describes (identity and block size, not
  * the hashes): an in-place update's journal names the backup it patches

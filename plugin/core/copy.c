@@ -58,13 +58,6 @@ static ps_status checkpoint(copy_state *c, ps_err *err)
     return s;
 }
 
-/* Bytes in block b of a file of `size` bytes. */
-static size_t block_len(uint64_t size, uint32_t bs, uint64_t b)
-{
-    uint64_t off = b * bs;
-    return (size_t)(size - off < bs ? size - off : bs);
-}
-
 /* Is the base still the backup its blockmap describes, with no other name
  * (a kept version) that writing into it would change? Checked on an open
  * handle: only then may the copy stage just what differs from it. */
@@ -158,7 +151,8 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
          * log in order; one it does not wholly hold ends the trusted part. */
         uint64_t b = 0;
         for (; b < count; b++) {
-            uint64_t len = block_changed(c, b, hashes[b]) ? block_len(c->size, r->block_size, b) : 0;
+            uint64_t len = block_changed(c, b, hashes[b])
+                               ? blockmap_block_len(c->size, r->block_size, b) : 0;
             if (c->redo_end + len > staged.size)
                 break;
             c->redo_end += len;

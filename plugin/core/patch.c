@@ -4,14 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockmap.h"
 #include "fault.h"
 #include "publish.h"
-
-static size_t block_len(uint64_t size, uint32_t bs, uint64_t b)
-{
-    uint64_t off = b * bs;
-    return (size_t)(size - off < bs ? size - off : bs);
-}
 
 static int block_changed(const patch_request *r, uint64_t b)
 {
@@ -57,7 +52,7 @@ ps_status patch_apply(const patch_request *r, pf_stat *patched, uint64_t *bytes_
     uint64_t expected = 0;
     for (uint64_t b = 0; b < r->block_count; b++)
         if (block_changed(r, b))
-            expected += block_len(r->size, r->block_size, b);
+            expected += blockmap_block_len(r->size, r->block_size, b);
     pf_file *redo = NULL, *backup = NULL;
     pf_stat st;
     ps_status s = pf_open_read(r->redo_path, &redo, err);
@@ -76,7 +71,7 @@ ps_status patch_apply(const patch_request *r, pf_stat *patched, uint64_t *bytes_
     for (uint64_t b = 0; s == PS_OK && b < r->block_count; b++) {
         if (!block_changed(r, b))
             continue;
-        size_t len = block_len(r->size, r->block_size, b), got = 0;
+        size_t len = blockmap_block_len(r->size, r->block_size, b), got = 0;
         s = pf_pread(redo, buf, len, at, &got, err);
         if (s == PS_OK && got != len)
             s = ps_err_set(err, PS_ERR_CORRUPT, "the redo log '%s' ends at %llu bytes",

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockmap.h"
 #include "fault.h"
 #include "hash.h"
 
@@ -28,7 +29,7 @@ ps_status publish_verify_file(const char *path, uint64_t size, const uint64_t *h
         if (verify == PS_VERIFY_QUICK && b != 0 && b != block_count - 1)
             continue;
         uint64_t off = b * block_size;
-        size_t want = (size_t)(size - off < block_size ? size - off : block_size), got;
+        size_t want = blockmap_block_len(size, block_size, b), got;
         s = pf_pread(f, buf, want, off, &got, err);
         if (s == PS_OK && (got != want || ps_hash64(buf, got) != hashes[b]))
             s = ps_err_set(err, PS_ERR_IO,
@@ -56,9 +57,7 @@ char *publish_version_path(const char *final_path, int64_t wall_ns)
     return p;
 }
 
-/* Is `name` a kept version of `base` ("Mail (2026-11-25 105606).pst" of
- * "Mail.pst")? The fixed-width stamp makes names sort by age. */
-static int is_version_of(const char *name, const char *base)
+int publish_is_version_of(const char *name, const char *base)
 {
     const char *dot = strrchr(base, '.');
     size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
@@ -89,7 +88,7 @@ static void prune_versions(const char *final_path, uint32_t keep)
     const char *name;
     pf_kind kind;
     while (pf_dir_next(d, &name, &kind, NULL) == PS_OK && name) {
-        if (kind != PF_KIND_FILE || !is_version_of(name, pf_basename(final_path)))
+        if (kind != PF_KIND_FILE || !publish_is_version_of(name, pf_basename(final_path)))
             continue;
         if (count == cap) {
             char **grown = realloc(names, (cap = cap ? cap * 2 : 8) * sizeof *names);

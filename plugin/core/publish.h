@@ -46,5 +46,8 @@ ps_status publish_verify_file(const char *path, uint64_t size, const uint64_t *h
 /* The name a kept version gets: "<stem> (YYYY-MM-DD HHMMSS)<ext>" in local
  * time, beside the final file. malloc'd. */
 char *publish_version_path(const char *final_path, int64_t wall_ns);
+/* Is `name` a kept version of `base` ("Mail (2026-11-25 105606).pst" of
+ * "Mail.pst")? The fixed-width stamp makes names sort by age. */
+int publish_is_version_of(const char *name, const char *base);
 
 #endif

@@ -37,7 +37,7 @@ static ps_status check_blocks(const ps_job *job, pf_file *f, uint64_t size, cons
                               json_t *out, int *ok, ps_err *err)
 {
     uint32_t bs = bm->block_size;
-    uint64_t blocks = size / bs + (size % bs != 0);
+    uint64_t blocks = blockmap_blocks_for(size, bs);
     unsigned char *buf = malloc(bs);
     json_t *bad = json_array();
     if (!buf || !bad) {
@@ -52,7 +52,7 @@ static ps_status check_blocks(const ps_job *job, pf_file *f, uint64_t size, cons
         int good = 0;
         if (i < blocks && i < bm->block_count) {
             uint64_t off = i * bs;
-            size_t want = size - off < bs ? (size_t)(size - off) : bs, got = 0;
+            size_t want = blockmap_block_len(size, bs, i), got = 0;
             if ((s = pf_pread(f, buf, want, off, &got, err)) != PS_OK)
                 break;
             good = got == want && ps_hash64(buf, got) == bm->hashes[i];
