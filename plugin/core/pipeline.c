@@ -53,8 +53,7 @@ typedef struct run {
     /* Why the files of this run are read without a snapshot, when a method
      * failed (borrowed from the snapshot plan), for a locked file's event. */
     const char *no_snapshot_reason;
-    int attempts_noted; /* the manifest holds attempts or backups not yet saved */
-    uint64_t manifest_saved_ms; /* when record_backup last saved it */
+    int attempts_noted; /* the manifest holds attempts not yet saved */
 } run;
 
 static void note_failure(run *r, ps_status s, const ps_err *err)
@@ -321,15 +320,12 @@ static void save_base(const char *blockmap_path, const uint64_t *hashes, uint64_
 }
 
 /* The manifest learns that `published` now holds the PST `source` as it
- * was (size, mtime) when `provider` froze it. Saved at once when `now` or
- * when the last save is a second old, else at the end of the run: a first
- * backup of hundreds of small PSTs would otherwise rewrite and flush a
- * growing manifest after each. A kill loses at most a second's records,
- * and a backup the manifest does not know is only copied again. */
-#define MANIFEST_SAVE_MS 1000u
+ * was (size, mtime) when `provider` froze it; saved at once, so a kill
+ * later in the run keeps it (and an in-place update's redo, patch.h, finds
+ * the manifest describing the backup it finished). */
 static ps_status record_backup(run *r, char *key, char *source, uint64_t size, int64_t mtime_ns,
                                const pf_stat *published, int64_t frozen_ns, const char *provider,
-                               int now, ps_err *err)
+                               ps_err *err)
 {
     ps_manifest_entry e = {.key = key, .source = source, .size = size, .mtime_ns = mtime_ns,
                            .dest_size = published->size, .dest_mtime_ns = published->mtime_ns,
@@ -338,17 +334,8 @@ static ps_status record_backup(run *r, char *key, char *source, uint64_t size, i
     e.last_attempt_ns = e.backed_up_ns;
     snprintf(e.snapshot, sizeof e.snapshot, "%s", provider);
     ps_status s = manifest_set(&r->manifest, &e, err);
-    if (s != PS_OK)
-        return s;
-    if (!now && pf_monotonic_ms() - r->manifest_saved_ms < MANIFEST_SAVE_MS) {
-        r->attempts_noted = 1;
-        return PS_OK;
-    }
-    s = manifest_save(&r->manifest, r->manifest_path, r->job->destination, err);
-    if (s == PS_OK) {
-        r->manifest_saved_ms = pf_monotonic_ms();
-        r->attempts_noted = 0;
-    }
+    if (s == PS_OK)
+        s = manifest_save(&r->manifest, r->manifest_path, r->job->destination, err);
     return s;
 }
 
@@ -416,7 +403,7 @@ static int finish_patch(run *r, const char *journal_path, const char *marker_pat
         s = patch_apply(&p, &patched, &written, &err);
         if (s == PS_OK)
             s = record_backup(r, (char *)m.key, (char *)m.source, hdr.source_size,
-                              hdr.source_mtime_ns, &patched, m.frozen_ns, m.snapshot, 1, &err);
+                              hdr.source_mtime_ns, &patched, m.frozen_ns, m.snapshot, &err);
         if (s == PS_OK) {
             save_base(blockmap_path, hashes, count, hdr.source_size, &patched, bs);
             applied = 1;
@@ -665,10 +652,8 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
         s = publish_file(&pub, &published, &version_kept, &err);
     }
     if (s == PS_OK) {
-        /* An in-place update is recorded before its marker goes: else the
-         * next run would find a backup the manifest does not describe. */
         s = record_backup(r, f->c->key, f->c->path, f->c->st.size, f->c->st.mtime_ns, &published,
-                          frozen_ns, provider, res.in_place, &err);
+                          frozen_ns, provider, &err);
         if (s == PS_OK && res.in_place) {
             /* The new blockmap first: a kill before the marker goes then
              * finds the update finished (patch.h). */
@@ -954,10 +939,9 @@ static ps_status run_locked(run *r)
         copy_changed(r, changed, count);
     free(changed);
     candidates_free(&found);
-    /* Successes saved the manifest as they went, at most a second apart;
-     * the last of them, failures and waits land here. Losing them costs
-     * `emhost status` the last attempts' results and the next run a copy
-     * of the PSTs whose records were lost, never a backup: a warning. */
+    /* Successes saved the manifest as they went; failures and waits are
+     * only noted, and land here. Losing them costs `emhost status` the
+     * last attempt's result, never a backup: a warning. */
     if (r->attempts_noted && manifest_save(&r->manifest, r->manifest_path, job->destination,
                                            &err) != PS_OK)
         ps_emit(job->host, PS_WARNING, PS_EV_STATE_ERROR, "pstsnap.state.attemptsLost",
