@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "hashfile.h"
 
 #define HEADER_SIZE 64u
 /* 64 GiB of PST at the smallest block size (4 KiB): 16 M hashes. */
@@ -23,8 +24,7 @@ size_t blockmap_block_len(uint64_t size, uint32_t block_size, uint64_t b)
 
 void blockmap_free(ps_blockmap *bm)
 {
-    free(bm->hashes);
-    bm->hashes = NULL;
+    hashfile_close(&bm->hashes);
     bm->block_count = 0;
 }
 
@@ -46,25 +46,49 @@ uint64_t blockmap_tag(const ps_blockmap *bm)
     return tag ? tag : 1;
 }
 
-ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err)
+/* The checksum in the last 8 bytes against everything before it, read a
+ * bufferful at a time. */
+static ps_status check_sum(pf_file *f, const char *path, uint64_t len, ps_err *err)
 {
-    memset(bm, 0, sizeof *bm);
-    char *data = NULL;
-    size_t len = 0;
-    ps_status s = pf_read_file(path, HEADER_SIZE + 8u * (size_t)MAX_BLOCKS + 8u, &data, &len, err);
-    if (s == PS_ERR_INVALID)
-        return ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s' is larger than any of ours", path);
+    ps_hash_stream *h = ps_hash_stream_new();
+    if (!h)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory reading '%s'", path);
+    unsigned char buf[16384];
+    uint64_t off = 0;
+    ps_status s = PS_OK;
+    while (s == PS_OK && off < len - 8) {
+        size_t want = len - 8 - off < sizeof buf ? (size_t)(len - 8 - off) : sizeof buf, got = 0;
+        s = pf_pread(f, buf, want, off, &got, err);
+        if (s == PS_OK && got != want)
+            s = ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s' shrank while it was read", path);
+        if (s == PS_OK)
+            ps_hash_stream_add(h, buf, got);
+        off += got;
+    }
+    size_t got = 0;
+    if (s == PS_OK)
+        s = pf_pread(f, buf, 8, len - 8, &got, err);
+    if (s == PS_OK && (got != 8 || ps_hash_stream_value(h) != ps_get_u64le(buf)))
+        s = ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s': checksum mismatch", path);
+    ps_hash_stream_free(h);
+    return s;
+}
+
+static ps_status read_header(pf_file *f, const char *path, uint64_t len, ps_blockmap *bm,
+                             ps_err *err)
+{
+    unsigned char p[HEADER_SIZE];
+    size_t got = 0;
+    ps_status s = len > HEADER_SIZE + 8u * (uint64_t)MAX_BLOCKS + 8u
+                      ? ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s' is larger than any of ours",
+                                   path)
+                      : pf_pread(f, p, sizeof p, 0, &got, err);
     if (s != PS_OK)
         return s;
-    const unsigned char *p = (const unsigned char *)data;
-    if (len < HEADER_SIZE + 8 || memcmp(p, magic, sizeof magic) != 0) {
-        free(data);
+    if (len < HEADER_SIZE + 8 || got != sizeof p || memcmp(p, magic, sizeof magic) != 0)
         return ps_err_set(err, PS_ERR_CORRUPT, "'%s' is not a pstsnap blockmap", path);
-    }
-    if (ps_hash64(p, len - 8) != ps_get_u64le(p + len - 8)) {
-        free(data);
-        return ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s': checksum mismatch", path);
-    }
+    if ((s = check_sum(f, path, len, err)) != PS_OK)
+        return s;
     uint32_t version = ps_get_u32le(p + 8);
     bm->block_size = ps_get_u32le(p + 12);
     bm->size = ps_get_u64le(p + 16);
@@ -75,32 +99,46 @@ ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err)
     if (version != PS_BLOCKMAP_VERSION || bm->block_size < 4096 ||
         (bm->block_size & (bm->block_size - 1)) || bm->block_count > MAX_BLOCKS ||
         bm->block_count != blockmap_blocks_for(bm->size, bm->block_size) ||
-        len != HEADER_SIZE + 8 * bm->block_count + 8) {
-        free(data);
-        memset(bm, 0, sizeof *bm);
+        len != HEADER_SIZE + 8 * bm->block_count + 8)
         return ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s' is inconsistent", path);
-    }
-    /* Decoded where they were read: hash i moves from byte 64 + 8i down to
-     * byte 8i, never over one not yet read. One buffer, not the file and an
-     * array beside it: the load's peak memory is the array's (tests/bench
-     * row 4), and the allocator is not taught to keep freed memory. */
-    uint64_t *hashes = (uint64_t *)(void *)data;
-    for (uint64_t i = 0; i < bm->block_count; i++)
-        hashes[i] = ps_get_u64le(p + HEADER_SIZE + 8 * i);
-    uint64_t *fitted = realloc(data, (bm->block_count ? bm->block_count : 1) * sizeof *hashes);
-    bm->hashes = fitted ? fitted : hashes;
     return PS_OK;
 }
 
-ps_status blockmap_save(const char *path, const ps_blockmap *bm, ps_err *err)
+ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err)
 {
-    if (bm->block_count > MAX_BLOCKS)
-        return ps_err_set(err, PS_ERR_INVALID, "blockmap '%s': %llu blocks is too many", path,
+    memset(bm, 0, sizeof *bm);
+    pf_stat st;
+    pf_file *f = NULL;
+    ps_status s = pf_lstat(path, &st, err);
+    if (s == PS_OK && st.kind != PF_KIND_FILE)
+        s = ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s' is not a file", path);
+    if (s == PS_OK)
+        s = pf_open_read(path, &f, err);
+    if (s == PS_OK)
+        s = pf_fstat(f, &st, err);
+    /* Checked and then read through the same handle: a file renamed over
+     * the name meanwhile is not the one read. */
+    if (s == PS_OK)
+        s = read_header(f, path, st.size, bm, err);
+    if (s != PS_OK) {
+        pf_close(f, NULL);
+        memset(bm, 0, sizeof *bm);
+        return s;
+    }
+    s = hashfile_open(&bm->hashes, path, f, HEADER_SIZE, 8, 0, 0, bm->block_count, err);
+    if (s != PS_OK)
+        memset(bm, 0, sizeof *bm);
+    return s;
+}
+
+ps_status blockmap_save(const char *path, const ps_blockmap *bm, ps_hashfile *hashes, ps_err *err)
+{
+    if (bm->block_count > MAX_BLOCKS || hashes->count != bm->block_count)
+        return ps_err_set(err, PS_ERR_INVALID, "blockmap '%s': %llu block hashes for %llu blocks",
+                          path, (unsigned long long)hashes->count,
                           (unsigned long long)bm->block_count);
-    size_t len = HEADER_SIZE + 8 * (size_t)bm->block_count + 8;
-    unsigned char *p = calloc(1, len);
-    if (!p)
-        return ps_err_set(err, PS_ERR_NOMEM, "out of memory writing '%s'", path);
+    unsigned char p[HEADER_SIZE + 8 * 512];
+    memset(p, 0, HEADER_SIZE);
     memcpy(p, magic, sizeof magic);
     ps_put_u32le(p + 8, PS_BLOCKMAP_VERSION);
     ps_put_u32le(p + 12, bm->block_size);
@@ -109,10 +147,32 @@ ps_status blockmap_save(const char *path, const ps_blockmap *bm, ps_err *err)
     ps_put_u64le(p + 32, (uint64_t)bm->mtime_ns);
     ps_put_u64le(p + 40, bm->block_count);
     ps_put_u64le(p + 48, (uint64_t)bm->ctime_ns);
-    for (uint64_t i = 0; i < bm->block_count; i++)
-        ps_put_u64le(p + HEADER_SIZE + 8 * i, bm->hashes[i]);
-    ps_put_u64le(p + len - 8, ps_hash64(p, len - 8));
-    ps_status s = pf_write_file_atomic(path, p, len, err);
-    free(p);
+    ps_hash_stream *sum = ps_hash_stream_new();
+    pf_atomic_file *out = NULL;
+    ps_status s = sum ? pf_atomic_create(path, &out, err)
+                      : ps_err_set(err, PS_ERR_NOMEM, "out of memory writing '%s'", path);
+    /* The header, then the hashes 512 at a time behind it. */
+    size_t len = HEADER_SIZE;
+    for (uint64_t i = 0; s == PS_OK && i <= bm->block_count; i++) {
+        if (len == sizeof p || (i == bm->block_count && len > 0)) {
+            ps_hash_stream_add(sum, p, len);
+            s = pf_atomic_append(out, p, len, err);
+            len = 0;
+        }
+        uint64_t h = 0;
+        if (s == PS_OK && i < bm->block_count && (s = hashfile_get(hashes, i, &h, err)) == PS_OK) {
+            ps_put_u64le(p + len, h);
+            len += 8;
+        }
+    }
+    if (s == PS_OK) {
+        ps_put_u64le(p, ps_hash_stream_value(sum));
+        s = pf_atomic_append(out, p, 8, err);
+    }
+    if (s == PS_OK)
+        s = pf_atomic_commit(out, err);
+    else
+        pf_atomic_abandon(out);
+    ps_hash_stream_free(sum);
     return s;
 }

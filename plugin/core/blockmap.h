@@ -26,8 +26,14 @@
  *   u64 XXH3 of everything before it
  * A damaged file is PS_ERR_CORRUPT: the caller forgets it and writes in full.
  *
- * Ownership: blockmap_load fills a caller-owned ps_blockmap whose hashes
- * are malloc'd (blockmap_free); blockmap_save borrows what it is given.
+ * The hashes are not read into memory (that grew with the file): a loaded
+ * blockmap keeps its file open and hands them out through a window
+ * (hashfile.h, blockmap_hash); a saved one is written from the copy's
+ * journal the same way.
+ *
+ * Ownership: blockmap_load fills a caller-owned ps_blockmap holding an open
+ * file (blockmap_free closes it, and is harmless on a zeroed one);
+ * blockmap_save borrows what it is given.
  */
 #ifndef PS_BLOCKMAP_H
 #define PS_BLOCKMAP_H
@@ -36,6 +42,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "hashfile.h"
 #include "platform.h"
 
 #define PS_BLOCKMAP_VERSION 2u
@@ -47,14 +54,23 @@ typedef struct ps_blockmap {
     int64_t mtime_ns; /* pf_stat.mtime_ns of the published file */
     int64_t ctime_ns; /* pf_stat.ctime_ns of it, 0 where unknown */
     uint64_t block_count;
-    uint64_t *hashes; /* block_count hashes, ps_hash64 of each block */
+    ps_hashfile hashes; /* after blockmap_load: block_count hashes, ps_hash64 of
+                         * each block (blockmap_hash) */
 } ps_blockmap;
 
 /* PS_ERR_NOTFOUND when there is none, PS_ERR_CORRUPT when it is damaged or
- * inconsistent (hash count not matching size and block size). */
+ * inconsistent (hash count not matching size and block size). The checksum
+ * is checked here, in one read of the file; the hashes are read again, in
+ * windows, as they are asked for. */
 ps_status blockmap_load(const char *path, ps_blockmap *bm, ps_err *err);
-/* Write atomically (temp file, flush, rename). */
-ps_status blockmap_save(const char *path, const ps_blockmap *bm, ps_err *err);
+static inline int blockmap_loaded(const ps_blockmap *bm) { return hashfile_is_open(&bm->hashes); }
+static inline ps_status blockmap_hash(ps_blockmap *bm, uint64_t b, uint64_t *hash, ps_err *err)
+{
+    return hashfile_get(&bm->hashes, b, hash, err);
+}
+/* Write atomically (temp file, flush, rename) the blockmap of `bm`'s
+ * fields (its own hashes unused) with the block_count hashes in `hashes`. */
+ps_status blockmap_save(const char *path, const ps_blockmap *bm, ps_hashfile *hashes, ps_err *err);
 void blockmap_free(ps_blockmap *bm);
 
 /* Does `bm` describe the file `st` was taken of? The device is left out on

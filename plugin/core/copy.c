@@ -32,13 +32,13 @@ typedef struct copy_state {
     uint64_t size, blocks;
     int64_t mtime_ns;       /* of the file read (the snapshot's view), at open */
     uint64_t start_block;   /* first block to read */
-    uint64_t *known;        /* hashes already staged, to re-check (may be NULL) */
+    ps_hashfile known;      /* hashes already staged, to re-check (an interrupted
+                             * run's journal, set aside; open or not) */
     uint64_t known_count;
-    const uint64_t *base;   /* hashes of the base cloned into blocks base_from.. */
+    ps_blockmap *base;      /* the base cloned into blocks base_from.., or NULL */
     uint64_t base_from, base_count;
     /* In-place update (copy.h): the staging file is a redo log holding the
-     * changed blocks one after another, redo_end bytes of it vouched for;
-     * `base` then stays the caller's and res->hashes is an array of its own. */
+     * changed blocks one after another, redo_end bytes of it vouched for. */
     int patching;
     uint64_t redo_end;
     uint64_t since_checkpoint, last_checkpoint_ms;
@@ -85,15 +85,19 @@ static int can_patch(const copy_state *c)
 static void use_base_for_patch(copy_state *c, copy_result *res)
 {
     c->patching = 1;
-    c->base = c->req->base->hashes;
+    c->base = c->req->base;
     c->base_from = 0;
     c->base_count = c->req->base->block_count;
     res->in_place = 1;
 }
 
-static int block_changed(const copy_state *c, uint64_t b, uint64_t h)
+/* Does block b, now hashing to h, differ from the base's? */
+static ps_status block_changed(copy_state *c, uint64_t b, uint64_t h, int *changed, ps_err *err)
 {
-    return b >= c->base_count || c->base[b] != h;
+    uint64_t before = 0;
+    ps_status s = b < c->base_count ? blockmap_hash(c->base, b, &before, err) : PS_OK;
+    *changed = b >= c->base_count || before != h;
+    return s;
 }
 
 /* Take over what an interrupted run staged, when its journal is trusted. */
@@ -101,9 +105,13 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
 {
     const copy_request *r = c->req;
     ps_journal_header old;
-    uint64_t *hashes = NULL, count = 0;
+    ps_hashfile hashes;
     ps_err jerr;
-    ps_status s = journal_load(r->journal_path, &old, &hashes, &count, &jerr);
+    /* A journal an earlier run set aside and did not remove (killed) is
+     * nobody's now. */
+    journal_remove_aside(r->journal_path);
+    ps_status s = journal_open_hashes(r->journal_path, &old, &hashes, &jerr);
+    uint64_t count = s == PS_OK ? hashes.count : 0;
     ps_journal_header hdr = {r->block_size, r->source_size, r->source_mtime_ns, pf_wall_ns(), 0};
     pf_stat staged;
     int usable = s == PS_OK && old.block_size == r->block_size && count > 0 &&
@@ -122,7 +130,7 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
     if (s == PS_ERR_CORRUPT) /* a planted link or file in its place is removed, never followed */
         pf_unlink(r->journal_path, NULL);
     if (!usable) {
-        free(hashes);
+        hashfile_close(&hashes);
         if ((s = journal_create(r->journal_path, &hdr, &c->journal, err)) != PS_OK)
             return s;
         return pf_truncate(c->staging, 0, err);
@@ -149,37 +157,43 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
         use_base_for_patch(c, res);
         /* The journaled blocks that differ from the base are in the redo
          * log in order; one it does not wholly hold ends the trusted part. */
-        uint64_t b = 0;
-        for (; b < count; b++) {
-            uint64_t len = block_changed(c, b, hashes[b])
-                               ? blockmap_block_len(c->size, r->block_size, b) : 0;
+        uint64_t b = 0, h = 0;
+        int changed = 0;
+        s = PS_OK;
+        for (; s == PS_OK && b < count; b++) {
+            if ((s = hashfile_get(&hashes, b, &h, err)) != PS_OK ||
+                (s = block_changed(c, b, h, &changed, err)) != PS_OK)
+                break;
+            uint64_t len = changed ? blockmap_block_len(c->size, r->block_size, b) : 0;
             if (c->redo_end + len > staged.size)
                 break;
             c->redo_end += len;
         }
         count = b;
-        memcpy(res->hashes, hashes, count * sizeof *hashes);
         c->start_block = count;
         res->reused_blocks = count;
-        free(hashes);
+        hashfile_close(&hashes);
         /* What the redo log holds past the journaled blocks is not vouched
          * for: cut, and appended again. */
-        s = pf_truncate(c->staging, c->redo_end, err);
+        if (s == PS_OK)
+            s = pf_truncate(c->staging, c->redo_end, err);
         if (s == PS_OK)
             s = journal_reopen(r->journal_path, &old, count, &c->journal, err);
     } else if (same_source) {
-        memcpy(res->hashes, hashes, count * sizeof *hashes);
         c->start_block = count;
         res->reused_blocks = count;
-        free(hashes);
+        hashfile_close(&hashes);
         /* The old header stays: its hash seeds the records being kept. */
         s = journal_reopen(r->journal_path, &old, count, &c->journal, err);
     } else {
-        /* The source moved on: keep the old hashes to re-check each staged
-         * block, and start a journal for the new identity. */
-        c->known = hashes;
-        c->known_count = count;
-        s = journal_create(r->journal_path, &hdr, &c->journal, err);
+        /* The source moved on: the old journal is set aside, its hashes to
+         * re-check each staged block, and a new one started for the new
+         * identity (before any write: the old one must stop vouching). */
+        hashfile_close(&hashes);
+        s = journal_open_aside(r->journal_path, &old, &c->known, err);
+        c->known_count = s == PS_OK && c->known.count < count ? c->known.count : count;
+        if (s == PS_OK)
+            s = journal_create(r->journal_path, &hdr, &c->journal, err);
     }
     if (s == PS_OK)
         ps_emit(r->host, PS_INFO, PS_EV_RESUMED, "pstsnap.copy.resumed",
@@ -189,27 +203,6 @@ static ps_status prepare_resume(copy_state *c, copy_result *res, ps_err *err)
                 r->live_path, (unsigned long long)count,
                 same_source ? "" : ", re-checking them because the file changed");
     return s;
-}
-
-/* Use the base's hash array as the result's: block b's old hash is read
- * just before its new one is stored in the same slot, and nothing reads it
- * again, so a delta holds one array instead of two (peak memory of a delta
- * run as of a first backup). Blocks before base_from keep what the resume
- * put in res->hashes. Without memory to resize it, both arrays are kept. */
-static void adopt_base_hashes(copy_state *c, copy_result *res)
-{
-    ps_blockmap *bm = c->req->base;
-    uint64_t *hashes = realloc(bm->hashes, c->blocks * sizeof *hashes);
-    if (!hashes)
-        return;
-    memcpy(hashes, res->hashes, c->start_block * sizeof *hashes);
-    free(res->hashes);
-    res->hashes = hashes;
-    c->base = hashes;
-    if (c->base_count > c->blocks)
-        c->base_count = c->blocks;
-    bm->hashes = NULL; /* now the result's */
-    bm->block_count = 0;
 }
 
 /* Start the staging file, past what the journal vouches for, as a clone of
@@ -237,11 +230,10 @@ static void clone_base(copy_state *c, copy_result *res)
         pf_clone_file(base, c->staging, from * r->block_size, NULL) == PS_OK &&
         pf_fstat(base, &st, NULL) == PS_OK && blockmap_describes(bm, &st)) {
         FAULT_POINT("copy.base.cloned");
-        c->base = bm->hashes;
+        c->base = bm;
         c->base_from = from;
-        c->base_count = bm->block_count;
+        c->base_count = bm->block_count < c->blocks ? bm->block_count : c->blocks;
         res->cloned = 1;
-        adopt_base_hashes(c, res);
     }
     pf_close(base, NULL);
 }
@@ -264,18 +256,16 @@ static ps_status start_patch(copy_state *c, copy_result *res, ps_err *err)
     return s;
 }
 
-/* The hash of what staging block b holds, when it is known. */
-static int staged_hash(const copy_state *c, uint64_t b, uint64_t *h)
+/* The hash of what staging block b holds, when it is known (*known). */
+static ps_status staged_hash(copy_state *c, uint64_t b, uint64_t *h, int *known, ps_err *err)
 {
-    if (b < c->known_count) {
-        *h = c->known[b];
-        return 1;
-    }
-    if (c->base && b >= c->base_from && b < c->base_count) {
-        *h = c->base[b];
-        return 1;
-    }
-    return 0;
+    *known = 1;
+    if (b < c->known_count)
+        return hashfile_get(&c->known, b, h, err);
+    if (c->base && b >= c->base_from && b < c->base_count)
+        return blockmap_hash(c->base, b, h, err);
+    *known = 0;
+    return PS_OK;
 }
 
 static void throttle(copy_state *c, size_t bytes)
@@ -329,13 +319,16 @@ static ps_status copy_blocks(copy_state *c, copy_result *res, unsigned char *buf
         for (uint64_t i = 0; i < n; i++) {
             size_t len = (size_t)(want - i * bs < bs ? want - i * bs : bs);
             const unsigned char *block = buf + i * bs;
-            uint64_t h = ps_hash64(block, len), staged;
-            /* Before the store: the base's hash may live in the same slot. */
-            int known = staged_hash(c, b + i, &staged);
-            res->hashes[b + i] = h;
+            uint64_t h = ps_hash64(block, len), staged = 0;
+            int known = 0, write = 1;
             /* A redo log appends what differs from the backup; a staging
              * file holds each block at its place. */
-            int write = c->patching ? block_changed(c, b + i, h) : !known || staged != h;
+            if (c->patching)
+                s = block_changed(c, b + i, h, &write, err);
+            else if ((s = staged_hash(c, b + i, &staged, &known, err)) == PS_OK)
+                write = !known || staged != h;
+            if (s != PS_OK)
+                return s;
             uint64_t at = c->patching ? c->redo_end : off + i * bs;
             if (write) {
                 if ((s = pf_pwrite(c->staging, block, len, at, err)) != PS_OK)
@@ -418,26 +411,19 @@ ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err)
     c.blocks = (c.size + req->block_size - 1) / req->block_size;
     res->size = c.size;
     res->block_count = c.blocks;
-    res->hashes = malloc((c.blocks ? c.blocks : 1) * sizeof *res->hashes);
-    if (!res->hashes)
-        s = ps_err_set(err, PS_ERR_NOMEM, "out of memory copying '%s'", req->live_path);
-    if (s == PS_OK)
-        s = pf_open_write(req->staging_path, &c.staging, NULL, err);
+    s = pf_open_write(req->staging_path, &c.staging, NULL, err);
     if (s == PS_OK)
         s = prepare_resume(&c, res, err);
     if (s == PS_OK && !c.patching)
         clone_base(&c, res);
     /* Where the base could not be cloned, an in-place update if asked for:
      * only from the start, never on top of a full copy's staged blocks. */
-    if (s == PS_OK && !c.patching && !c.base && c.start_block == 0 && !c.known && can_patch(&c))
+    if (s == PS_OK && !c.patching && !c.base && c.start_block == 0 &&
+        !hashfile_is_open(&c.known) && can_patch(&c))
         s = start_patch(&c, res, err);
-    /* Without the clone the base's hashes vouch for nothing here: freed
-     * now, so a full write holds one hash array, as a delta does. */
+    /* Without the clone the base's hashes vouch for nothing here. */
     if (req->base && !c.base)
         blockmap_free(req->base);
-    /* The read buffer only now: while a delta adopts the base's hashes it
-     * briefly holds two hash arrays, and not the buffer too, so its peak
-     * memory is a first backup's (tests/bench row 4). */
     unsigned char *buf = NULL;
     if (s == PS_OK && !(buf = malloc(CHUNK_BYTES > req->block_size ? CHUNK_BYTES : req->block_size)))
         s = ps_err_set(err, PS_ERR_NOMEM, "out of memory copying '%s'", req->live_path);
@@ -461,14 +447,9 @@ ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err)
         s = cs;
     pf_close(c.src, NULL);
     free(buf);
-    free(c.known);
-    if (s != PS_OK)
-        copy_result_free(res);
+    if (hashfile_is_open(&c.known)) {
+        hashfile_close(&c.known);
+        journal_remove_aside(req->journal_path);
+    }
     return s;
-}
-
-void copy_result_free(copy_result *res)
-{
-    free(res->hashes);
-    res->hashes = NULL;
 }

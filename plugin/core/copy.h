@@ -35,13 +35,16 @@
  * continues one only for the same source and the same backup, else the
  * copy starts over.
  *
- * Ownership: strings in copy_request are borrowed; copy_result.hashes is
- * malloc'd and freed by the caller (copy_result_free). The base blockmap's
- * hash array is the copy's to use up, so that a run holds one hash array,
- * not two: it becomes copy_result.hashes when the clone is made, and is
- * freed when it is not, and stays the caller's in an in-place update (it
- * says which blocks the redo log holds); after copy_file, base->hashes is
- * NULL or still the caller's. The caller calls blockmap_free on the base either way.
+ * Hashes are never held in memory (peak memory does not grow with the
+ * file): each new hash goes to the journal, which on PS_OK holds one record
+ * per block, in order - publish, verify and the next blockmap read them
+ * from there (journal_open_hashes); the base's are read from its blockmap
+ * (blockmap_hash), and an interrupted run's from its journal, set aside
+ * while this run writes a new one (journal_open_aside).
+ *
+ * Ownership: strings in copy_request are borrowed. The base blockmap is the
+ * caller's to blockmap_free either way; copy_file frees it early when it is
+ * neither cloned nor patched (it vouches for nothing then).
  */
 #ifndef PS_COPY_H
 #define PS_COPY_H
@@ -67,15 +70,13 @@ typedef struct copy_request {
     const ps_host *host;
     uint64_t progress_base, progress_total; /* run-wide progress accounting */
     const char *base_path;   /* the last published backup, or NULL */
-    ps_blockmap *base;       /* its blockmap, or NULL: no delta; copy_file uses up
-                              * base->hashes (see Ownership above) */
+    ps_blockmap *base;       /* its blockmap, or NULL: no delta (see Ownership) */
     int in_place;            /* an in-place update where the base cannot be cloned */
 } copy_request;
 
 typedef struct copy_result {
     uint64_t size;        /* bytes in the staged copy */
-    uint64_t *hashes;     /* one per block */
-    uint64_t block_count;
+    uint64_t block_count; /* its journal holds one hash for each */
     uint64_t bytes_read, bytes_written;
     uint64_t reused_blocks; /* taken over from an interrupted run */
     uint64_t cloned_blocks; /* unchanged since the base: kept from its clone */
@@ -87,6 +88,5 @@ typedef struct copy_result {
 } copy_result;
 
 ps_status copy_file(const copy_request *req, copy_result *res, ps_err *err);
-void copy_result_free(copy_result *res);
 
 #endif

@@ -13,6 +13,28 @@ uint64_t ps_hash64_seeded(const void *data, size_t len, uint64_t seed)
     return XXH3_64bits_withSeed(data, len, seed);
 }
 
+ps_hash_stream *ps_hash_stream_new(void)
+{
+    XXH3_state_t *st = XXH3_createState();
+    if (st && XXH3_64bits_reset(st) != XXH_OK) {
+        XXH3_freeState(st);
+        st = NULL;
+    }
+    return (ps_hash_stream *)st;
+}
+
+void ps_hash_stream_add(ps_hash_stream *h, const void *data, size_t len)
+{
+    XXH3_64bits_update((XXH3_state_t *)h, data, len);
+}
+
+uint64_t ps_hash_stream_value(const ps_hash_stream *h)
+{
+    return XXH3_64bits_digest((const XXH3_state_t *)h);
+}
+
+void ps_hash_stream_free(ps_hash_stream *h) { XXH3_freeState((XXH3_state_t *)h); }
+
 void ps_hash_hex(uint64_t h, char out[17]) { snprintf(out, 17, "%016llx", (unsigned long long)h); }
 
 void ps_put_u32le(unsigned char *p, uint32_t v)

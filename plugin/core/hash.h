@@ -12,6 +12,13 @@
 
 uint64_t ps_hash64(const void *data, size_t len);
 uint64_t ps_hash64_seeded(const void *data, size_t len, uint64_t seed);
+/* The ps_hash64 of data given in pieces (a state file too large to hold
+ * at once). _new returns NULL without memory; _free takes NULL. */
+typedef struct ps_hash_stream ps_hash_stream;
+ps_hash_stream *ps_hash_stream_new(void);
+void ps_hash_stream_add(ps_hash_stream *h, const void *data, size_t len);
+uint64_t ps_hash_stream_value(const ps_hash_stream *h);
+void ps_hash_stream_free(ps_hash_stream *h);
 /* 16 lowercase hex digits + NUL into out[17]. */
 void ps_hash_hex(uint64_t h, char out[17]);
 

@@ -1,10 +1,12 @@
 #include "journal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fault.h"
 #include "hash.h"
+#include "hashfile.h"
 #include "platform.h"
 
 #define HEADER_SIZE 64u
@@ -61,54 +63,115 @@ static ps_status decode_header(const char *path, const unsigned char *in, size_t
     return PS_OK;
 }
 
-ps_status journal_load(const char *path, ps_journal_header *hdr, uint64_t **hashes,
-                       uint64_t *count, ps_err *err)
+/* How many records from the first validate, in order, each for a block of
+ * the source: read a bufferful at a time, never the whole journal. */
+static ps_status count_trusted(pf_file *f, const char *path, const ps_journal_header *hdr,
+                               uint64_t seed, uint64_t records, uint64_t *count, ps_err *err)
 {
-    *hashes = NULL;
-    *count = 0;
-    pf_stat st;
-    ps_status s = pf_lstat(path, &st, err);
-    if (s != PS_OK)
-        return s == PS_ERR_NOTFOUND ? PS_ERR_NOTFOUND : s;
-    /* One record per block: 64 GiB of PST at 4 KiB blocks is 16 M records.
-     * Anything larger is not ours. */
-    if (st.kind != PF_KIND_FILE || st.size > HEADER_SIZE + (uint64_t)RECORD_SIZE * (1u << 24))
-        return ps_err_set(err, PS_ERR_CORRUPT, "resume journal '%s' has an impossible size", path);
-    char *data = NULL;
-    size_t len = 0;
-    s = pf_read_file(path, (size_t)st.size, &data, &len, err);
-    if (s != PS_OK)
-        return s;
-    uint64_t seed = 0;
-    s = decode_header(path, (unsigned char *)data, len, hdr, &seed, err);
-    if (s != PS_OK) {
-        free(data);
-        return s;
-    }
-    size_t records = (len - HEADER_SIZE) / RECORD_SIZE;
     /* A record past the source's last block vouches for nothing (a size
      * that is a whole number of blocks has no partial block after it). */
     uint64_t max_blocks = hdr->source_size / hdr->block_size +
                           (hdr->source_size % hdr->block_size != 0);
-    uint64_t *out = malloc((records ? records : 1) * sizeof *out);
-    if (!out) {
-        free(data);
-        return ps_err_set(err, PS_ERR_NOMEM, "out of memory reading '%s'", path);
-    }
+    unsigned char buf[256 * RECORD_SIZE];
     uint64_t n = 0;
-    for (size_t i = 0; i < records; i++) {
-        const unsigned char *r = (unsigned char *)data + HEADER_SIZE + i * RECORD_SIZE;
-        if (ps_hash64_seeded(r, 16, seed) != ps_get_u64le(r + 16))
-            break; /* torn tail */
-        uint64_t index = ps_get_u64le(r);
-        if (index != n || index >= max_blocks)
-            break; /* blocks are journaled in order; anything else ends trust */
-        out[n++] = ps_get_u64le(r + 8);
+    while (n < records) {
+        uint64_t want = records - n < 256 ? records - n : 256;
+        size_t got = 0;
+        ps_status s = pf_pread(f, buf, (size_t)want * RECORD_SIZE, HEADER_SIZE + n * RECORD_SIZE,
+                               &got, err);
+        if (s != PS_OK)
+            return s;
+        for (uint64_t i = 0; i < got / RECORD_SIZE; i++) {
+            const unsigned char *r = buf + i * RECORD_SIZE;
+            /* A torn tail, or a record out of order (blocks are journaled
+             * in order): either ends what is trusted. */
+            if (!hashfile_record_valid(r, seed) || ps_get_u64le(r) != n || n >= max_blocks) {
+                *count = n;
+                return PS_OK;
+            }
+            n++;
+        }
+        if (got < (size_t)want * RECORD_SIZE)
+            break;
     }
-    free(data);
-    *hashes = out;
     *count = n;
     return PS_OK;
+}
+
+ps_status journal_open_hashes(const char *path, ps_journal_header *hdr, ps_hashfile *hashes,
+                              ps_err *err)
+{
+    memset(hashes, 0, sizeof *hashes);
+    pf_stat st;
+    ps_status s = pf_lstat(path, &st, err);
+    if (s != PS_OK)
+        return s == PS_ERR_NOTFOUND ? PS_ERR_NOTFOUND : s;
+    /* Not opened unless a plain file: a planted fifo would block the run. */
+    if (st.kind != PF_KIND_FILE)
+        return ps_err_set(err, PS_ERR_CORRUPT, "resume journal '%s' is not a file", path);
+    pf_file *f = NULL;
+    if ((s = pf_open_read(path, &f, err)) != PS_OK)
+        return s;
+    unsigned char head[HEADER_SIZE];
+    size_t got = 0;
+    uint64_t seed = 0, count = 0;
+    pf_stat fst;
+    s = pf_fstat(f, &fst, err);
+    /* One record per block: 64 GiB of PST at 4 KiB blocks is 16 M records.
+     * Anything larger is not ours. */
+    if (s == PS_OK && fst.size > HEADER_SIZE + (uint64_t)RECORD_SIZE * (1u << 24))
+        s = ps_err_set(err, PS_ERR_CORRUPT, "resume journal '%s' has an impossible size", path);
+    if (s == PS_OK)
+        s = pf_pread(f, head, sizeof head, 0, &got, err);
+    if (s == PS_OK)
+        s = decode_header(path, head, got, hdr, &seed, err);
+    if (s == PS_OK)
+        s = count_trusted(f, path, hdr, seed, (fst.size - HEADER_SIZE) / RECORD_SIZE, &count, err);
+    if (s != PS_OK) {
+        pf_close(f, NULL);
+        return s;
+    }
+    /* The hash of record i sits 8 bytes into it. */
+    return hashfile_open(hashes, path, f, HEADER_SIZE, RECORD_SIZE, 1, seed, count, err);
+}
+
+ps_status journal_count(const char *path, ps_journal_header *hdr, uint64_t *count, ps_err *err)
+{
+    ps_hashfile h;
+    ps_status s = journal_open_hashes(path, hdr, &h, err);
+    *count = s == PS_OK ? h.count : 0;
+    hashfile_close(&h);
+    return s;
+}
+
+char *journal_aside_path(const char *path)
+{
+    char *p = malloc(strlen(path) + sizeof ".prev");
+    if (p)
+        sprintf(p, "%s.prev", path);
+    return p;
+}
+
+ps_status journal_open_aside(const char *path, ps_journal_header *hdr, ps_hashfile *hashes,
+                             ps_err *err)
+{
+    memset(hashes, 0, sizeof *hashes);
+    char *aside = journal_aside_path(path);
+    if (!aside)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    ps_status s = pf_rename_replace(path, aside, err);
+    if (s == PS_OK && (s = journal_open_hashes(aside, hdr, hashes, err)) != PS_OK)
+        pf_unlink(aside, NULL);
+    free(aside);
+    return s;
+}
+
+void journal_remove_aside(const char *path)
+{
+    char *aside = journal_aside_path(path);
+    if (aside)
+        pf_unlink(aside, NULL);
+    free(aside);
 }
 
 static ps_status open_at(const char *path, uint64_t seed, uint64_t end, ps_journal **out,

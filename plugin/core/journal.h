@@ -22,8 +22,8 @@
  * crash). The header hash seeds the records so records of an older journal
  * at the same path never validate against a new header.
  *
- * Ownership: journal_load allocates *hashes (free()); a ps_journal is freed
- * by journal_close.
+ * Ownership: a ps_journal is freed by journal_close; the hashes the open
+ * functions give are the caller's to hashfile_close.
  */
 #ifndef PS_JOURNAL_H
 #define PS_JOURNAL_H
@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "hashfile.h"
 
 #define PS_JOURNAL_VERSION 1u
 
@@ -47,12 +48,25 @@ typedef struct ps_journal_header {
 
 typedef struct ps_journal ps_journal;
 
-/* Read a journal. *hashes[i] is the hash of block i for i < *count (the
- * contiguous run of blocks 0..count-1 found in order); PS_ERR_NOTFOUND when
- * there is no journal, PS_ERR_CORRUPT (with the reason) when it cannot be
- * trusted at all. */
-ps_status journal_load(const char *path, ps_journal_header *hdr, uint64_t **hashes,
-                       uint64_t *count, ps_err *err);
+/* Open a journal for reading: *hdr, and in *hashes the hashes of its
+ * trusted records - the contiguous run of blocks 0..count-1 found in
+ * order, hashes->count of them - read through a window (hashfile.h), never
+ * all at once. PS_ERR_NOTFOUND when there is no journal, PS_ERR_CORRUPT
+ * (with the reason) when it cannot be trusted at all. The caller closes
+ * *hashes (hashfile_close) before the journal is replaced or removed. */
+ps_status journal_open_hashes(const char *path, ps_journal_header *hdr, ps_hashfile *hashes,
+                              ps_err *err);
+/* The same, for how many records are trusted only. */
+ps_status journal_count(const char *path, ps_journal_header *hdr, uint64_t *count, ps_err *err);
+/* Move the journal at `path` aside, to "<path>.prev" (journal_aside_path,
+ * malloc'd), and open its hashes there: a copy whose source changed
+ * re-checks the staged blocks against them while a new journal takes
+ * `path`. Only that run reads it; journal_remove_aside removes it, and so
+ * does any later copy of the same file or cleanup of its state. */
+ps_status journal_open_aside(const char *path, ps_journal_header *hdr, ps_hashfile *hashes,
+                             ps_err *err);
+void journal_remove_aside(const char *path);
+char *journal_aside_path(const char *path);
 
 /* Start a new journal (replacing any) and flush its header. */
 ps_status journal_create(const char *path, const ps_journal_header *hdr, ps_journal **out,

@@ -8,9 +8,15 @@
 #include "fault.h"
 #include "publish.h"
 
-static int block_changed(const patch_request *r, uint64_t b)
+/* Does block b differ from the base's, so the redo log holds it? */
+static ps_status block_changed(const patch_request *r, uint64_t b, int *changed, ps_err *err)
 {
-    return b >= r->base_count || r->base[b] != r->hashes[b];
+    uint64_t now = 0, before = 0;
+    ps_status s = hashfile_get(r->hashes, b, &now, err);
+    *changed = 1;
+    if (s == PS_OK && b < r->base->block_count && (s = blockmap_hash(r->base, b, &before, err)) == PS_OK)
+        *changed = now != before;
+    return s;
 }
 
 /* Open the backup for writing, only if it still is the file the base
@@ -28,7 +34,7 @@ static ps_status open_backup(const patch_request *r, pf_file **out, ps_err *err)
                           "the backup '%s' to update in place is gone; it is copied in full "
                           "next time", r->final_path);
     }
-    if (s == PS_OK && (s = pf_fstat(*out, &st, err)) == PS_OK && st.ino != r->base_file_id)
+    if (s == PS_OK && (s = pf_fstat(*out, &st, err)) == PS_OK && st.ino != r->base->file_id)
         s = ps_err_set(err, PS_ERR_CHANGED,
                        "the backup '%s' was replaced by another file (a sync client?); it is not "
                        "updated in place but copied in full next time", r->final_path);
@@ -49,13 +55,16 @@ ps_status patch_apply(const patch_request *r, pf_stat *patched, uint64_t *bytes_
                       ps_err *err)
 {
     *bytes_written = 0;
-    uint64_t expected = 0;
-    for (uint64_t b = 0; b < r->block_count; b++)
-        if (block_changed(r, b))
+    uint64_t expected = 0, block_count = r->hashes->count;
+    int changed = 0;
+    ps_status s = PS_OK;
+    for (uint64_t b = 0; s == PS_OK && b < block_count; b++)
+        if ((s = block_changed(r, b, &changed, err)) == PS_OK && changed)
             expected += blockmap_block_len(r->size, r->block_size, b);
     pf_file *redo = NULL, *backup = NULL;
     pf_stat st;
-    ps_status s = pf_open_read(r->redo_path, &redo, err);
+    if (s == PS_OK)
+        s = pf_open_read(r->redo_path, &redo, err);
     if (s == PS_OK && (s = pf_fstat(redo, &st, err)) == PS_OK && st.size != expected)
         s = ps_err_set(err, PS_ERR_CORRUPT,
                        "the redo log '%s' holds %llu bytes where %llu were written; the backup "
@@ -68,8 +77,8 @@ ps_status patch_apply(const patch_request *r, pf_stat *patched, uint64_t *bytes_
     if (s == PS_OK && !buf)
         s = ps_err_set(err, PS_ERR_NOMEM, "out of memory updating '%s'", r->final_path);
     uint64_t at = 0;
-    for (uint64_t b = 0; s == PS_OK && b < r->block_count; b++) {
-        if (!block_changed(r, b))
+    for (uint64_t b = 0; s == PS_OK && b < block_count; b++) {
+        if ((s = block_changed(r, b, &changed, err)) != PS_OK || !changed)
             continue;
         size_t len = blockmap_block_len(r->size, r->block_size, b), got = 0;
         s = pf_pread(redo, buf, len, at, &got, err);
@@ -97,8 +106,7 @@ ps_status patch_apply(const patch_request *r, pf_stat *patched, uint64_t *bytes_
         s = cs;
     pf_close(redo, NULL);
     if (s == PS_OK)
-        s = publish_verify_file(r->final_path, r->size, r->hashes, r->block_count, r->block_size,
-                                r->verify, err);
+        s = publish_verify_file(r->final_path, r->size, r->hashes, r->block_size, r->verify, err);
     if (s == PS_OK)
         s = pf_lstat(r->final_path, patched, err);
     return s;

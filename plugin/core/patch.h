@@ -25,7 +25,9 @@
 
 #include <stdint.h>
 
+#include "blockmap.h"
 #include "error.h"
+#include "hashfile.h"
 #include "params.h"
 #include "platform.h"
 
@@ -34,11 +36,9 @@ typedef struct patch_request {
     const char *final_path;   /* the backup written into */
     uint64_t size;            /* of the new content */
     uint32_t block_size;
-    const uint64_t *hashes;   /* of the new content, one per block */
-    uint64_t block_count;
-    const uint64_t *base;     /* the backup's before the update (its blockmap) */
-    uint64_t base_count;
-    uint64_t base_file_id;    /* the backup must still be this file, */
+    ps_hashfile *hashes;      /* of the new content, one per block (its journal's) */
+    ps_blockmap *base;        /* the backup's before the update; the backup must
+                               * still be its file (file id), */
     int64_t owner_uid;        /* owned by this user (-1: not checked), */
                               /* and have no other name (no kept version) */
     ps_verify verify;

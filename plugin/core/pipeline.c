@@ -284,6 +284,7 @@ static void drop_copy_state(const char *staging_path, const char *journal_path, 
         pf_unlink(marker, NULL);
     pf_unlink(staging_path, NULL);
     pf_unlink(journal_path, NULL);
+    journal_remove_aside(journal_path);
     if (target)
         pf_unlink(target, NULL);
     free(target);
@@ -305,18 +306,32 @@ static int ends_with(const char *s, const char *suffix)
  * run a full write, never a backup: the old blockmap is removed first, so a
  * stale one can never be taken for the new backup (it names the old file's
  * id anyway). */
-static void save_base(const char *blockmap_path, const uint64_t *hashes, uint64_t block_count,
-                      uint64_t size, const pf_stat *published, uint32_t block_size)
+static void save_base(const char *blockmap_path, ps_hashfile *hashes, uint64_t size,
+                      const pf_stat *published, uint32_t block_size)
 {
     if (!blockmap_path)
         return;
     ps_blockmap bm = {.block_size = block_size, .size = published->size,
                       .file_id = published->ino, .mtime_ns = published->mtime_ns,
-                      .ctime_ns = published->ctime_ns,
-                      .block_count = block_count, .hashes = (uint64_t *)hashes};
+                      .ctime_ns = published->ctime_ns, .block_count = hashes->count};
     pf_unlink(blockmap_path, NULL);
     if (published->size == size)
-        blockmap_save(blockmap_path, &bm, NULL);
+        blockmap_save(blockmap_path, &bm, hashes, NULL);
+}
+
+/* The new content's block hashes, from the journal of the copy that staged
+ * it: all of them, or PS_ERR_CORRUPT. */
+static ps_status open_new_hashes(const char *journal_path, uint64_t blocks, const char *what,
+                                 ps_journal_header *hdr, ps_hashfile *hashes, ps_err *err)
+{
+    ps_status s = journal_open_hashes(journal_path, hdr, hashes, err);
+    if (s == PS_OK && hashes->count != blocks) {
+        s = ps_err_set(err, PS_ERR_CORRUPT, "the journal of the copy of '%s' holds %llu of its "
+                       "%llu blocks", what, (unsigned long long)hashes->count,
+                       (unsigned long long)blocks);
+        hashfile_close(hashes);
+    }
+    return s;
 }
 
 /* The manifest learns that `published` now holds the PST `source` as it
@@ -363,7 +378,7 @@ static int finish_patch(run *r, const char *journal_path, const char *marker_pat
     uint32_t bs = 0;
     patch_marker m;
     ps_journal_header hdr = {0};
-    uint64_t *hashes = NULL, count = 0;
+    ps_hashfile hashes = {0};
     ps_blockmap base = {0};
     char *blockmap_path = NULL, *redo = NULL;
     pf_stat patched;
@@ -375,14 +390,14 @@ static int finish_patch(run *r, const char *journal_path, const char *marker_pat
         s = ps_err_set(&err, PS_ERR_CORRUPT, "apply marker '%s' names '%s', which is not a file "
                        "below the destination", marker_path, m.final_path);
     if (s == PS_OK)
-        s = journal_load(journal_path, &hdr, &hashes, &count, &err);
+        s = journal_open_hashes(journal_path, &hdr, &hashes, &err);
     if (s == PS_OK) {
         bs = hdr.block_size;
         uint64_t blocks = blockmap_blocks_for(hdr.source_size, bs);
-        if (hdr.patch_base == 0 || count != blocks)
+        if (hdr.patch_base == 0 || hashes.count != blocks)
             s = ps_err_set(&err, PS_ERR_CORRUPT, "the journal of the in-place update of '%s' holds "
-                           "%llu of its %llu blocks", m.final_path, (unsigned long long)count,
-                           (unsigned long long)blocks);
+                           "%llu of its %llu blocks", m.final_path,
+                           (unsigned long long)hashes.count, (unsigned long long)blocks);
     }
     if (s == PS_OK) {
         blockmap_path = pipeline_state_path(job->state_dir, "blockmaps", m.final_path, ".blocks");
@@ -396,19 +411,20 @@ static int finish_patch(run *r, const char *journal_path, const char *marker_pat
     if (s == PS_OK && blockmap_load(blockmap_path, &base, NULL) == PS_OK &&
         base.block_size == bs && blockmap_tag(&base) == hdr.patch_base) {
         patch_request p = {.redo_path = redo, .final_path = m.final_path,
-                           .size = hdr.source_size, .block_size = bs, .hashes = hashes,
-                           .block_count = count, .base = base.hashes,
-                           .base_count = base.block_count, .base_file_id = base.file_id,
-                           .owner_uid = job->owner_uid, .verify = job->params->verify};
+                           .size = hdr.source_size, .block_size = bs, .hashes = &hashes,
+                           .base = &base, .owner_uid = job->owner_uid,
+                           .verify = job->params->verify};
         s = patch_apply(&p, &patched, &written, &err);
+        blockmap_free(&base); /* closed before a new one takes its name */
         if (s == PS_OK)
             s = record_backup(r, (char *)m.key, (char *)m.source, hdr.source_size,
                               hdr.source_mtime_ns, &patched, m.frozen_ns, m.snapshot, &err);
         if (s == PS_OK) {
-            save_base(blockmap_path, hashes, count, hdr.source_size, &patched, bs);
+            save_base(blockmap_path, &hashes, hdr.source_size, &patched, bs);
             applied = 1;
         }
     }
+    hashfile_close(&hashes); /* closed before the journal goes */
     int done = s == PS_OK || s == PS_ERR_CHANGED || s == PS_ERR_CORRUPT || s == PS_ERR_NOTFOUND;
     if (done && redo)
         drop_copy_state(redo, journal_path, 1);
@@ -435,7 +451,6 @@ static int finish_patch(run *r, const char *journal_path, const char *marker_pat
     }
     patch_marker_free(&m);
     blockmap_free(&base);
-    free(hashes);
     free(blockmap_path);
     free(redo);
     return done;
@@ -497,6 +512,7 @@ static void sweep_stale_staging(run *r, const ps_candidates *found)
             pf_unlink(staging, NULL);
             target[strlen(target) - strlen(".target")] = '\0'; /* the journal itself */
             pf_unlink(target, NULL);
+            journal_remove_aside(target);
             strcat(target, ".target");
             pf_unlink(target, NULL);
         }
@@ -602,9 +618,11 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
                         .in_place = job->params->update_in_place && job->params->keep_versions == 0};
     copy_result res = {0};
     ps_blockmap base = {0};
+    ps_hashfile hashes = {0};
+    ps_journal_header hdr;
     char *blockmap_path = pipeline_state_path(job->state_dir, "blockmaps", f->final_path, ".blocks");
     load_base(r, f, blockmap_path, &base);
-    if (base.hashes) {
+    if (blockmap_loaded(&base)) {
         req.base_path = f->final_path;
         req.base = &base;
     }
@@ -620,6 +638,8 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
         s = pf_write_file_atomic(target, f->staging_path, strlen(f->staging_path), &err);
     if (s == PS_OK)
         s = copy_file(&req, &res, &err);
+    if (s == PS_OK)
+        s = open_new_hashes(f->journal_path, res.block_count, f->c->path, &hdr, &hashes, &err);
     r->sum->bytes_read += res.bytes_read;
     r->sum->bytes_written += res.bytes_written;
     pf_stat published;
@@ -629,9 +649,7 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
                           .snapshot = provider, .frozen_ns = frozen_ns};
         patch_request p = {.redo_path = f->staging_path, .final_path = f->final_path,
                            .size = res.size, .block_size = job->params->block_size,
-                           .hashes = res.hashes, .block_count = res.block_count,
-                           .base = base.hashes, .base_count = base.block_count,
-                           .base_file_id = base.file_id, .owner_uid = job->owner_uid,
+                           .hashes = &hashes, .base = &base, .owner_uid = job->owner_uid,
                            .verify = job->params->verify};
         uint64_t applied = 0;
         s = patch_marker_save(marker, &m, &err);
@@ -645,28 +663,33 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
          * moment under the final name (kept versions are links to it). */
         give_to_user(job, f->staging_path);
         publish_request pub = {.staging_path = f->staging_path, .final_path = f->final_path,
-                               .size = res.size, .hashes = res.hashes,
-                               .block_count = res.block_count, .block_size = job->params->block_size,
+                               .size = res.size, .hashes = &hashes,
+                               .block_size = job->params->block_size,
                                .verify = job->params->verify,
                                .keep_versions = job->params->keep_versions};
         s = publish_file(&pub, &published, &version_kept, &err);
     }
+    /* The base is closed before a new blockmap takes its name. */
+    blockmap_free(&base);
     if (s == PS_OK) {
         s = record_backup(r, f->c->key, f->c->path, f->c->st.size, f->c->st.mtime_ns, &published,
                           frozen_ns, provider, &err);
+        /* The new blockmap is written from the journal, so before the
+         * journal goes; for an in-place update, also before the marker: a
+         * kill before it goes then finds the update finished (patch.h). A
+         * kill before the journal goes leaves it without its staging file,
+         * which the sweep removes. */
+        if (s == PS_OK)
+            save_base(blockmap_path, &hashes, res.size, &published, job->params->block_size);
+        hashfile_close(&hashes);
         if (s == PS_OK && res.in_place) {
-            /* The new blockmap first: a kill before the marker goes then
-             * finds the update finished (patch.h). */
-            save_base(blockmap_path, res.hashes, res.block_count, res.size, &published,
-                      job->params->block_size);
             drop_copy_state(f->staging_path, f->journal_path, 1);
         } else if (s == PS_OK) {
             pf_unlink(f->journal_path, NULL);
             pf_unlink(target, NULL);
-            save_base(blockmap_path, res.hashes, res.block_count, res.size, &published,
-                      job->params->block_size);
         }
     }
+    hashfile_close(&hashes);
     if (s == PS_OK) {
         r->sum->copied++;
         ps_emit(job->host, PS_INFO, PS_EV_FILE_BACKED_UP, "pstsnap.file.backedUp",
@@ -689,7 +712,6 @@ static ps_status back_up_file(run *r, const file_job *f, const char *read_path, 
     } else {
         report_copy_error(r, f, s, &err);
     }
-    copy_result_free(&res);
     blockmap_free(&base);
     free(blockmap_path);
     free(target);

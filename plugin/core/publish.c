@@ -8,10 +8,10 @@
 #include "fault.h"
 #include "hash.h"
 
-ps_status publish_verify_file(const char *path, uint64_t size, const uint64_t *hashes,
-                              uint64_t block_count, uint32_t block_size, ps_verify verify,
-                              ps_err *err)
+ps_status publish_verify_file(const char *path, uint64_t size, ps_hashfile *hashes,
+                              uint32_t block_size, ps_verify verify, ps_err *err)
 {
+    uint64_t block_count = hashes->count;
     if (verify == PS_VERIFY_NONE)
         return PS_OK;
     pf_file *f = NULL;
@@ -30,8 +30,11 @@ ps_status publish_verify_file(const char *path, uint64_t size, const uint64_t *h
             continue;
         uint64_t off = b * block_size;
         size_t want = blockmap_block_len(size, block_size, b), got;
-        s = pf_pread(f, buf, want, off, &got, err);
-        if (s == PS_OK && (got != want || ps_hash64(buf, got) != hashes[b]))
+        uint64_t expected = 0;
+        s = hashfile_get(hashes, b, &expected, err);
+        if (s == PS_OK)
+            s = pf_pread(f, buf, want, off, &got, err);
+        if (s == PS_OK && (got != want || ps_hash64(buf, got) != expected))
             s = ps_err_set(err, PS_ERR_IO,
                             "verification of '%s' failed: block %llu (offset %llu) does not match "
                             "what was written",
@@ -118,7 +121,7 @@ ps_status publish_file(const publish_request *r, pf_stat *published, int *versio
                        ps_err *err)
 {
     *version_kept = 0;
-    ps_status s = publish_verify_file(r->staging_path, r->size, r->hashes, r->block_count,
+    ps_status s = publish_verify_file(r->staging_path, r->size, r->hashes,
                                       r->block_size, r->verify, err);
     if (s != PS_OK)
         return s;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "hashfile.h"
 #include "params.h"
 #include "platform.h"
 
@@ -23,8 +24,7 @@ typedef struct publish_request {
     const char *staging_path;
     const char *final_path;
     uint64_t size;
-    const uint64_t *hashes; /* block hashes of what was staged */
-    uint64_t block_count;
+    ps_hashfile *hashes;    /* block hashes of what was staged (its journal's) */
     uint32_t block_size;
     ps_verify verify;
     uint32_t keep_versions;
@@ -39,9 +39,8 @@ ps_status publish_file(const publish_request *req, pf_stat *published, int *vers
  * written: quick checks the size, the first and the last block (a wrong
  * size, a lost tail, an unwritten start, at the cost of two reads); full
  * every block; none nothing. */
-ps_status publish_verify_file(const char *path, uint64_t size, const uint64_t *hashes,
-                              uint64_t block_count, uint32_t block_size, ps_verify verify,
-                              ps_err *err);
+ps_status publish_verify_file(const char *path, uint64_t size, ps_hashfile *hashes,
+                              uint32_t block_size, ps_verify verify, ps_err *err);
 
 /* The name a kept version gets: "<stem> (YYYY-MM-DD HHMMSS)<ext>" in local
  * time, beside the final file. malloc'd. */

@@ -126,10 +126,9 @@ static json_t *pending_resume(const ps_job *job, const char *final_path)
 {
     char *journal = pipeline_state_path(job->state_dir, "journals", final_path, ".journal");
     ps_journal_header hdr;
-    uint64_t *hashes = NULL, count = 0;
-    ps_status s = journal ? journal_load(journal, &hdr, &hashes, &count, NULL) : PS_ERR_NOMEM;
+    uint64_t count = 0;
+    ps_status s = journal ? journal_count(journal, &hdr, &count, NULL) : PS_ERR_NOMEM;
     free(journal);
-    free(hashes);
     if (s == PS_ERR_CORRUPT)
         return json_pack("{s:b}", "damaged", 1);
     if (s != PS_OK)

@@ -33,7 +33,7 @@ static char *backup_path_for(const ps_job *job, const char *key)
 
 /* Re-hash the backup block by block and compare with what was published.
  * Adds blocksOk, blockSize, badBlocks, badBlockCount to `out`. */
-static ps_status check_blocks(const ps_job *job, pf_file *f, uint64_t size, const ps_blockmap *bm,
+static ps_status check_blocks(const ps_job *job, pf_file *f, uint64_t size, ps_blockmap *bm,
                               json_t *out, int *ok, ps_err *err)
 {
     uint32_t bs = bm->block_size;
@@ -53,9 +53,11 @@ static ps_status check_blocks(const ps_job *job, pf_file *f, uint64_t size, cons
         if (i < blocks && i < bm->block_count) {
             uint64_t off = i * bs;
             size_t want = blockmap_block_len(size, bs, i), got = 0;
-            if ((s = pf_pread(f, buf, want, off, &got, err)) != PS_OK)
+            uint64_t expected = 0;
+            if ((s = blockmap_hash(bm, i, &expected, err)) != PS_OK ||
+                (s = pf_pread(f, buf, want, off, &got, err)) != PS_OK)
                 break;
-            good = got == want && ps_hash64(buf, got) == bm->hashes[i];
+            good = got == want && ps_hash64(buf, got) == expected;
         }
         if (!good) {
             if (bad_count < PS_VERIFY_MAX_BAD_BLOCKS)

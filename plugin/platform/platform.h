@@ -125,6 +125,19 @@ ps_status pf_mkdirs(const char *path, ps_err *err);
 ps_status pf_sync_dir(const char *path, ps_err *err);
 /* Write a small file atomically: temp file, flush, rename, directory flush. */
 ps_status pf_write_file_atomic(const char *path, const void *data, size_t len, ps_err *err);
+/* The same for a file written in pieces (one too large to build in memory
+ * first): appended to a temp file beside `path`, which pf_atomic_commit
+ * flushes and renames over `path`; until then `path` is what it was.
+ * pf_atomic_commit and pf_atomic_abandon free `a` (the temp file goes
+ * unless it became `path`). */
+typedef struct pf_atomic_file pf_atomic_file;
+ps_status pf_atomic_create(const char *path, pf_atomic_file **out, ps_err *err);
+ps_status pf_atomic_append(pf_atomic_file *a, const void *data, size_t len, ps_err *err);
+ps_status pf_atomic_commit(pf_atomic_file *a, ps_err *err);
+void pf_atomic_abandon(pf_atomic_file *a);
+/* The temp name of `path` for this process, "<path>.<pid>.tmp" (malloc'd,
+ * NULL without memory), after removing those of writers that are gone. */
+char *pf_atomic_temp_path(const char *path);
 /* Read a whole small file (at most max_len bytes, else PS_ERR_INVALID). */
 ps_status pf_read_file(const char *path, size_t max_len, char **data, size_t *len, ps_err *err);
 

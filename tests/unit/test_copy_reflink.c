@@ -42,6 +42,7 @@ int main(void)
 #include "hash.h"
 #include "platform.h"
 #include "test_fs.h"
+#include "test_hashes.h"
 #include "test_host.h"
 #include "test_support.h"
 
@@ -53,7 +54,7 @@ static const char *home;
 static th_host g_host;
 
 typedef struct fixture {
-    char *dir, *source, *final, *staging, *journal;
+    char *dir, *source, *final, *staging, *journal, *blockmap;
     unsigned char *data; /* what the source holds now */
     size_t len;
     ps_blockmap base; /* of the published backup */
@@ -79,7 +80,7 @@ static void write_source(fixture *f)
     ts_set_mtime_ago(f->source, 3600);
 }
 
-static copy_request request_for(fixture *f) /* the copy may take over f->base.hashes */
+static copy_request request_for(fixture *f)
 {
     pf_stat st = ts_stat(f->source);
     copy_request r = {.read_path = f->source,
@@ -92,7 +93,7 @@ static copy_request request_for(fixture *f) /* the copy may take over f->base.ha
                       .host = &g_host.host,
                       .progress_total = st.size,
                       .base_path = f->final,
-                      .base = f->base.hashes ? &f->base : NULL};
+                      .base = blockmap_loaded(&f->base) ? &f->base : NULL};
     return r;
 }
 
@@ -110,17 +111,27 @@ static void copy_ok(const copy_request *r, copy_result *res)
 static void publish(fixture *f, copy_result *res)
 {
     assert_int_equal(rename(f->staging, f->final), 0);
+    uint64_t *hashes = th_journaled_hashes(f->journal, res->block_count);
     unlink(f->journal);
     pf_stat st = ts_stat(f->final);
     blockmap_free(&f->base);
-    f->base = (ps_blockmap){.block_size = BS,
-                            .size = st.size,
-                            .file_id = st.ino,
-                            .mtime_ns = st.mtime_ns,
-                            .ctime_ns = st.ctime_ns,
-                            .block_count = res->block_count,
-                            .hashes = res->hashes};
-    res->hashes = NULL; /* now the fixture's */
+    ps_blockmap fields = {.block_size = BS,
+                          .size = st.size,
+                          .file_id = st.ino,
+                          .mtime_ns = st.mtime_ns,
+                          .ctime_ns = st.ctime_ns,
+                          .block_count = res->block_count};
+    th_blockmap_write(f->blockmap, &fields, hashes, &f->base);
+    free(hashes);
+}
+
+/* The blockmap as the next run loads it from its file. */
+static void reload_base(fixture *f)
+{
+    ps_err err;
+    blockmap_free(&f->base);
+    if (blockmap_load(f->blockmap, &f->base, &err) != PS_OK)
+        fail_msg("blockmap_load: %s", err.msg);
 }
 
 static void fixture_init(fixture *f, const char *name)
@@ -136,6 +147,7 @@ static void fixture_init(fixture *f, const char *name)
     f->final = ts_path(f->dir, "Mail backup.pst");
     f->staging = ts_path(f->dir, "Mail backup.pst.pstsnap.partial");
     f->journal = ts_path(f->dir, "Mail.journal");
+    f->blockmap = ts_path(f->dir, "Mail.blocks");
     th_init(&g_host);
     f->len = SIZE;
     f->data = make_data(f->len, 7);
@@ -156,6 +168,7 @@ static void fixture_free(fixture *f)
     free(f->final);
     free(f->staging);
     free(f->journal);
+    free(f->blockmap);
     free(f->data);
     blockmap_free(&f->base);
 }
@@ -231,11 +244,12 @@ static void test_changed_file_writes_only_its_changed_blocks(void **state)
     assert_int_equal(res.bytes_read, SIZE); /* the snapshot is read once, in full */
     assert_file_is(f.staging, f.data, f.len);
     assert_file_is(f.final, old, f.len); /* copy-on-write: the backup kept its bytes */
+    uint64_t *hashes = th_journaled_hashes(f.journal, BLOCKS);
     for (uint64_t b = 0; b < BLOCKS; b++)
-        assert_true(res.hashes[b] == ps_hash64(f.data + b * BS, BS));
+        assert_true(hashes[b] == ps_hash64(f.data + b * BS, BS));
+    free(hashes);
     /* The filesystem agrees: all but the four rewritten blocks are shared. */
     assert_int_equal(shared_bytes(f.staging), SIZE - 4 * BS);
-    copy_result_free(&res);
     free(old);
     fixture_free(&f);
 }
@@ -268,7 +282,6 @@ static void test_a_file_that_grew_or_shrank_is_patched_and_cut_to_size(void **st
     assert_int_equal(res.cloned, 1);
     assert_int_equal(res.bytes_written, BS - 300); /* the new partial last block */
     assert_file_is(f.staging, f.data, f.len);
-    copy_result_free(&res);
     fixture_free(&f);
 }
 
@@ -293,7 +306,6 @@ static void test_backup_replaced_by_a_sync_client_is_never_cloned(void **state)
     assert_int_equal(res.cloned, 0);
     assert_int_equal(res.bytes_written, SIZE);
     assert_file_is(f.staging, f.data, f.len);
-    copy_result_free(&res);
     free(tmp);
     free(other);
     fixture_free(&f);
@@ -320,7 +332,6 @@ static void test_backup_written_in_place_is_never_cloned(void **state)
     assert_int_equal(res.cloned, 0);
     assert_int_equal(res.bytes_written, SIZE);
     assert_file_is(f.staging, f.data, f.len);
-    copy_result_free(&res);
     fixture_free(&f);
 }
 
@@ -338,7 +349,6 @@ static void test_blockmap_of_another_block_size_is_not_used(void **state)
     assert_int_equal(res.cloned, 0);
     assert_int_equal(res.bytes_written, SIZE);
     assert_file_is(f.staging, f.data, f.len);
-    copy_result_free(&res);
     fixture_free(&f);
 }
 
@@ -354,12 +364,6 @@ static void test_resumed_delta_copy_clones_again_past_its_journal(void **state)
     fixture_init(&f, "resume");
     const uint64_t changed[] = {2, 70, 100};
     change_blocks(&f, changed, 3);
-    /* The next run loads the blockmap from its file again: the cancelled
-     * copy took over (and overwrote) the hashes it was given. */
-    ps_blockmap next_run = f.base;
-    next_run.hashes = malloc(f.base.block_count * sizeof *next_run.hashes);
-    assert_non_null(next_run.hashes);
-    memcpy(next_run.hashes, f.base.hashes, f.base.block_count * sizeof *next_run.hashes);
     copy_request r = request_for(&f);
     th_clear(&g_host);
     g_host.cancel_after_progress = 1; /* stop after the first 4 MiB chunk */
@@ -368,8 +372,7 @@ static void test_resumed_delta_copy_clones_again_past_its_journal(void **state)
     assert_int_equal(copy_file(&r, &res, &err), PS_ERR_CANCELLED);
     g_host.cancel_after_progress = 0;
     th_clear(&g_host);
-    blockmap_free(&f.base);
-    f.base = next_run;
+    reload_base(&f); /* as the next run does */
     r = request_for(&f);
     int fd = open(f.staging, O_WRONLY);
     assert_true(fd >= 0);
@@ -381,7 +384,6 @@ static void test_resumed_delta_copy_clones_again_past_its_journal(void **state)
     assert_int_equal(res.reused_blocks, 64);     /* the first chunk */
     assert_int_equal(res.bytes_written, 2 * BS); /* blocks 70 and 100 */
     assert_file_is(f.staging, f.data, f.len);
-    copy_result_free(&res);
     fixture_free(&f);
 }
 
@@ -409,7 +411,6 @@ static void test_kept_version_keeps_its_bytes(void **state)
     assert_int_equal(rename(f.staging, f.final), 0);
     assert_file_is(f.final, f.data, f.len);
     assert_file_is(version, old, f.len);
-    copy_result_free(&res);
     free(version);
     free(old);
     fixture_free(&f);

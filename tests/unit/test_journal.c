@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "hash.h"
+#include "hashfile.h"
 #include "journal.h"
+#include "platform.h"
 #include "test_fs.h"
 #include "test_support.h"
 
@@ -46,14 +48,20 @@ static void write_journal(const char *path, const ps_journal_header *hdr, uint64
 /* Load and expect PS_OK; returns the trusted count, checks every hash. */
 static uint64_t load_trusted(const char *path, ps_journal_header *hdr)
 {
-    uint64_t *hashes = NULL, count = 0;
+    ps_hashfile hashes;
     ps_err err;
-    ps_status st = journal_load(path, hdr, &hashes, &count, &err);
+    ps_status st = journal_open_hashes(path, hdr, &hashes, &err);
     if (st != PS_OK)
-        fail_msg("journal_load: %d %s", st, err.msg);
-    for (uint64_t i = 0; i < count; i++)
-        assert_true(hashes[i] == block_hash(i));
-    free(hashes);
+        fail_msg("journal_open_hashes: %d %s", st, err.msg);
+    uint64_t count = hashes.count, h = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        assert_int_equal(hashfile_get(&hashes, i, &h, &err), PS_OK);
+        assert_true(h == block_hash(i));
+    }
+    hashfile_close(&hashes);
+    uint64_t counted = 99;
+    assert_int_equal(journal_count(path, hdr, &counted, &err), PS_OK);
+    assert_int_equal(counted, count);
     return count;
 }
 
@@ -61,12 +69,14 @@ static uint64_t load_trusted(const char *path, ps_journal_header *hdr)
 static void expect_corrupt(const char *path, const char *why)
 {
     ps_journal_header hdr;
-    uint64_t *hashes = (uint64_t *)1, count = 99;
+    ps_hashfile hashes;
+    uint64_t count = 99;
     ps_err err;
     ps_err_clear(&err);
-    assert_int_equal(journal_load(path, &hdr, &hashes, &count, &err), PS_ERR_CORRUPT);
+    assert_int_equal(journal_open_hashes(path, &hdr, &hashes, &err), PS_ERR_CORRUPT);
     assert_int_equal(err.code, PS_ERR_CORRUPT);
-    assert_null(hashes);
+    assert_false(hashfile_is_open(&hashes));
+    assert_int_equal(journal_count(path, &hdr, &count, &err), PS_ERR_CORRUPT);
     assert_int_equal(count, 0);
     if (!strstr(err.msg, why) || !strstr(err.msg, path))
         fail_msg("message '%s' should name '%s' and say '%s'", err.msg, path, why);
@@ -147,10 +157,12 @@ static void test_missing_journal_is_not_found(void **state)
     char *dir = ts_temp_dir("journal_missing");
     char *path = ts_path(dir, "none");
     ps_journal_header hdr;
-    uint64_t *hashes = NULL, count = 7;
+    ps_hashfile hashes;
+    uint64_t count = 7;
     ps_err err;
-    assert_int_equal(journal_load(path, &hdr, &hashes, &count, &err), PS_ERR_NOTFOUND);
-    assert_null(hashes);
+    assert_int_equal(journal_open_hashes(path, &hdr, &hashes, &err), PS_ERR_NOTFOUND);
+    assert_false(hashfile_is_open(&hashes));
+    assert_int_equal(journal_count(path, &hdr, &count, &err), PS_ERR_NOTFOUND);
     assert_int_equal(count, 0);
     free(path);
     free(dir);
@@ -331,7 +343,7 @@ static void test_a_folder_or_a_huge_file_is_not_a_journal(void **state)
 {
     (void)state;
     char *dir = ts_temp_dir("journal_not_file");
-    expect_corrupt(dir, "impossible size");
+    expect_corrupt(dir, "is not a file");
     char *path = ts_path(dir, "huge");
     ts_write_file(path, "", 0);
     /* Sparse: more records than any PST could need. */
@@ -489,6 +501,114 @@ static void test_create_refuses_to_write_through_a_link(void **state)
     free(dir);
 }
 
+/* Journals far larger than the reading window (hashfile.h) are read
+ * window by window, in order and out of order, never all at once. */
+static void test_hashes_are_read_through_a_window_in_any_order(void **state)
+{
+    (void)state;
+    char *dir = ts_temp_dir("journal_window");
+    char *path = ts_path(dir, "big");
+    const uint64_t n = 3 * HASHFILE_WINDOW + 17;
+    ps_journal_header hdr = HDR;
+    hdr.block_size = 4096;
+    hdr.source_size = n * 4096;
+    ps_journal *j = NULL;
+    ps_err err;
+    assert_int_equal(journal_create(path, &hdr, &j, &err), PS_OK);
+    for (uint64_t i = 0; i < n; i++) {
+        if (journal_room(j) == 0)
+            assert_int_equal(journal_commit(j, &err), PS_OK);
+        assert_int_equal(journal_append(j, i, block_hash(i), &err), PS_OK);
+    }
+    assert_int_equal(journal_commit(j, &err), PS_OK);
+    assert_int_equal(journal_close(j, &err), PS_OK);
+    ps_journal_header got;
+    assert_int_equal(load_trusted(path, &got), n);
+    ps_hashfile hf;
+    assert_int_equal(journal_open_hashes(path, &got, &hf, &err), PS_OK);
+    const uint64_t order[] = {n - 1, 0, HASHFILE_WINDOW, HASHFILE_WINDOW - 1, 2 * HASHFILE_WINDOW + 5, 1};
+    uint64_t h = 0;
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        assert_int_equal(hashfile_get(&hf, order[k], &h, &err), PS_OK);
+        assert_true(h == block_hash(order[k]));
+    }
+    /* Past the end is a caller's error, named as such. */
+    assert_int_equal(hashfile_get(&hf, n, &h, &err), PS_ERR_INVALID);
+    hashfile_close(&hf);
+    free(path);
+    free(dir);
+}
+
+/* A record damaged after the journal was opened (by anything but this
+ * run) is refused when it is read, not taken. */
+static void test_a_record_changed_after_opening_is_refused_when_read(void **state)
+{
+    (void)state;
+    char *dir = ts_temp_dir("journal_changed_later");
+    char *path = ts_path(dir, "j");
+    write_journal(path, &HDR, 5);
+    ps_journal_header hdr;
+    ps_hashfile hf;
+    ps_err err;
+    assert_int_equal(journal_open_hashes(path, &hdr, &hf, &err), PS_OK);
+    assert_int_equal(hf.count, 5);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, HEADER_SIZE + 3 * RECORD_SIZE + 9, SEEK_SET), 0);
+    fputc(0x5a, fp);
+    fclose(fp);
+    uint64_t h = 0;
+    assert_int_equal(hashfile_get(&hf, 2, &h, &err), PS_OK);
+    ps_err_clear(&err);
+    assert_int_equal(hashfile_get(&hf, 3, &h, &err), PS_ERR_CORRUPT);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "block 3"));
+    hashfile_close(&hf);
+    free(path);
+    free(dir);
+}
+
+/* A copy whose source changed sets the old journal aside to re-check what
+ * it staged, while a new journal takes the name: both readable at once,
+ * and the aside one gone after journal_remove_aside. */
+static void test_a_journal_set_aside_stays_readable_beside_a_new_one(void **state)
+{
+    (void)state;
+    char *dir = ts_temp_dir("journal_aside");
+    char *path = ts_path(dir, "j");
+    write_journal(path, &HDR, 7);
+    ps_journal_header old;
+    ps_hashfile hf;
+    ps_err err;
+    assert_int_equal(journal_open_aside(path, &old, &hf, &err), PS_OK);
+    assert_int_equal(hf.count, 7);
+    char *aside = journal_aside_path(path);
+    assert_true(ts_exists(aside));
+    assert_false(ts_exists(path));
+    ps_journal_header fresh = HDR;
+    fresh.source_mtime_ns += 1;
+    write_journal(path, &fresh, 2);
+    uint64_t h = 0;
+    for (uint64_t i = 0; i < 7; i++) {
+        assert_int_equal(hashfile_get(&hf, i, &h, &err), PS_OK);
+        assert_true(h == block_hash(i));
+    }
+    hashfile_close(&hf);
+    ps_journal_header now;
+    assert_int_equal(load_trusted(path, &now), 2);
+    assert_true(now.source_mtime_ns == fresh.source_mtime_ns);
+    journal_remove_aside(path);
+    assert_false(ts_exists(aside));
+    assert_true(ts_exists(path));
+    /* Nothing to set aside: not found, nothing created. */
+    assert_int_equal(pf_unlink(path, NULL), PS_OK);
+    assert_int_equal(journal_open_aside(path, &old, &hf, &err), PS_ERR_NOTFOUND);
+    assert_false(ts_exists(aside));
+    free(aside);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +630,9 @@ int main(void)
         cmocka_unit_test(test_reopen_after_a_torn_tail_overwrites_the_torn_bytes),
         cmocka_unit_test(test_append_beyond_the_buffer_without_commit_is_an_error),
         cmocka_unit_test(test_create_refuses_to_write_through_a_link),
+        cmocka_unit_test(test_hashes_are_read_through_a_window_in_any_order),
+        cmocka_unit_test(test_a_record_changed_after_opening_is_refused_when_read),
+        cmocka_unit_test(test_a_journal_set_aside_stays_readable_beside_a_new_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include "hash.h"
 #include "patch.h"
 #include "test_fs.h"
+#include "test_hashes.h"
 #include "test_support.h"
 
 #define BS 4096u
@@ -29,6 +30,8 @@ typedef struct world {
     size_t old_len, new_len;
     uint64_t *old_hashes, *new_hashes;
     uint64_t old_blocks, new_blocks;
+    ps_hashfile new_hf; /* the new hashes as the copy's journal holds them */
+    ps_blockmap base;   /* the old ones as the backup's blockmap holds them */
     patch_request req;
 } world;
 
@@ -77,12 +80,18 @@ static void make_world(world *w, const char *name, size_t old_len, size_t new_le
         assert_int_equal(fwrite(w->new_data + b * BS, 1, len, f), len);
     }
     fclose(f);
+    char *journal = ts_path(w->dir, "Mail.journal"), *blocks = ts_path(w->dir, "Mail.blocks");
+    th_hashfile_of(journal, w->new_hashes, w->new_blocks, BS, new_len, &w->new_hf);
+    pf_stat st = ts_stat(w->backup);
+    ps_blockmap fields = {.block_size = BS, .size = old_len, .file_id = st.ino,
+                          .mtime_ns = st.mtime_ns, .ctime_ns = st.ctime_ns,
+                          .block_count = w->old_blocks};
+    th_blockmap_write(blocks, &fields, w->old_hashes, &w->base);
+    free(journal);
+    free(blocks);
     w->req = (patch_request){.redo_path = w->redo, .final_path = w->backup, .size = new_len,
-                             .block_size = BS, .hashes = w->new_hashes,
-                             .block_count = w->new_blocks, .base = w->old_hashes,
-                             .base_count = w->old_blocks,
-                             .base_file_id = ts_stat(w->backup).ino, .owner_uid = -1,
-                             .verify = PS_VERIFY_FULL};
+                             .block_size = BS, .hashes = &w->new_hf, .base = &w->base,
+                             .owner_uid = -1, .verify = PS_VERIFY_FULL};
 }
 
 static void world_free(world *w)
@@ -95,6 +104,8 @@ static void world_free(world *w)
     free(w->new_data);
     free(w->old_hashes);
     free(w->new_hashes);
+    hashfile_close(&w->new_hf);
+    blockmap_free(&w->base);
 }
 
 static void assert_file_is(const char *path, const unsigned char *data, size_t len)

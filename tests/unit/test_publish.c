@@ -18,16 +18,19 @@
 #include "hash.h"
 #include "publish.h"
 #include "test_fs.h"
+#include "test_hashes.h"
 #include "test_support.h"
 
 #define BS 4096u
 
 typedef struct staged {
     char *dir, *staging, *final;
+    char *state; /* the journals' folder (never the destination) */
     unsigned char *data;
     size_t len;
     uint64_t *hashes;
     uint64_t blocks;
+    ps_hashfile hf; /* the hashes as the copy's journal holds them */
 } staged;
 
 /* A staging file of `len` bytes (fill byte `fill`), its block hashes, and
@@ -50,6 +53,12 @@ static void stage(staged *s, const char *name, size_t len, unsigned char fill)
         s->hashes[b] = ps_hash64(s->data + b * BS, n);
     }
     ts_write_file(s->staging, s->data, len);
+    char state_name[160];
+    snprintf(state_name, sizeof state_name, "%s_state", name);
+    s->state = ts_temp_dir(state_name);
+    char *journal = ts_path(s->state, "Mail.journal");
+    th_hashfile_of(journal, s->hashes, s->blocks, BS, len, &s->hf);
+    free(journal);
 }
 
 static void staged_free(staged *s)
@@ -60,12 +69,15 @@ static void staged_free(staged *s)
     free(s->final);
     free(s->data);
     free(s->hashes);
+    hashfile_close(&s->hf);
+    ts_remove_tree(s->state);
+    free(s->state);
 }
 
-static publish_request request_for(const staged *s, ps_verify verify, uint32_t keep)
+static publish_request request_for(staged *s, ps_verify verify, uint32_t keep)
 {
     publish_request r = {.staging_path = s->staging, .final_path = s->final, .size = s->len,
-                         .hashes = s->hashes, .block_count = s->blocks, .block_size = BS,
+                         .hashes = &s->hf, .block_size = BS,
                          .verify = verify, .keep_versions = keep};
     return r;
 }
@@ -111,7 +123,7 @@ static void use_utc(void)
 
 /* Verification fails with PS_ERR_IO naming the staging file; the previous
  * backup and the staging file are left as they were. */
-static void expect_verify_failure(const staged *s, ps_verify verify, const char *why)
+static void expect_verify_failure(staged *s, ps_verify verify, const char *why)
 {
     ts_write_file(s->final, "previous backup", 15);
     publish_request r = request_for(s, verify, 0);
@@ -275,8 +287,11 @@ static void publish_content(staged *s, const char *content, uint32_t keep, int e
 {
     ts_write_file(s->staging, content, strlen(content));
     uint64_t h = ps_hash64(content, strlen(content));
+    ps_hashfile hf;
+    char *journal = ts_path(s->state, "Content.journal");
+    th_hashfile_of(journal, &h, 1, BS, strlen(content), &hf);
     publish_request r = {.staging_path = s->staging, .final_path = s->final,
-                         .size = strlen(content), .hashes = &h, .block_count = 1,
+                         .size = strlen(content), .hashes = &hf,
                          .block_size = BS, .verify = PS_VERIFY_FULL, .keep_versions = keep};
     pf_stat pub;
     int kept = -1;
@@ -284,6 +299,8 @@ static void publish_content(staged *s, const char *content, uint32_t keep, int e
     ps_err_clear(&err);
     if (publish_file(&r, &pub, &kept, &err) != PS_OK)
         fail_msg("publish_file: %s", err.msg);
+    hashfile_close(&hf);
+    free(journal);
     assert_int_equal(kept, expect_kept);
     assert_file_is(s->final, content, strlen(content));
 }

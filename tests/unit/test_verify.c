@@ -23,6 +23,7 @@
 #include "platform.h"
 #include "verify.h"
 #include "test_pst_build.h"
+#include "test_hashes.h"
 #include "test_support.h"
 
 #define BS 4096u
@@ -80,10 +81,9 @@ static void publish(fixture *f, const char *name, int with_blockmap)
         hashes[i] = ps_hash64(f->pst.data + i * BS, len);
     }
     ps_blockmap bm = {.block_size = BS, .size = st.size, .file_id = st.ino,
-                      .mtime_ns = st.mtime_ns, .ctime_ns = st.ctime_ns, .block_count = count,
-                      .hashes = hashes};
+                      .mtime_ns = st.mtime_ns, .ctime_ns = st.ctime_ns, .block_count = count};
     char *bpath = pipeline_state_path(f->state, "blockmaps", f->backup, ".blocks");
-    must(blockmap_save(bpath, &bm, &err), &err);
+    th_blockmap_write(bpath, &bm, hashes, NULL);
     free(bpath);
     free(hashes);
 }

@@ -193,29 +193,12 @@ static void remove_stale_temps(const char *path)
     free(dir);
 }
 
-ps_status pf_write_file_atomic(const char *path, const void *data, size_t len, ps_err *err)
+char *pf_atomic_temp_path(const char *path)
 {
     remove_stale_temps(path);
     char *tmp = malloc(strlen(path) + 32);
-    if (!tmp)
-        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    sprintf(tmp, "%s.%lu.tmp", path, (unsigned long)GetCurrentProcessId());
-    pf_file *f = NULL;
-    ps_status st = pf_open_write(tmp, &f, NULL, err);
-    if (st == PS_OK)
-        st = pf_truncate(f, 0, err);
-    if (st == PS_OK)
-        st = pf_pwrite(f, data, len, 0, err);
-    if (st == PS_OK)
-        st = pf_sync(f, err);
-    ps_status cst = pf_close(f, st == PS_OK ? err : NULL);
-    if (st == PS_OK)
-        st = cst;
-    if (st == PS_OK)
-        st = pf_rename_replace(tmp, path, err);
-    if (st != PS_OK)
-        pf_unlink(tmp, NULL);
-    free(tmp);
-    return st;
+    if (tmp)
+        sprintf(tmp, "%s.%lu.tmp", path, (unsigned long)GetCurrentProcessId());
+    return tmp;
 }
 

@@ -387,7 +387,7 @@ class BadInputCatalogue(unittest.TestCase):
             ("journal hostile source size", flip(23), "header checksum mismatch"),
             ("journal header checksum", flip(60), "header checksum mismatch"),
             ("journal hostile file size (1 GiB)", sparse_huge, "has an impossible size"),
-            ("journal is a symbolic link", make_link, "has an impossible size"),
+            ("journal is a symbolic link", make_link, "is not a file"),
         ]
 
     def check_untrusted_journal(self, name, damage, reason):
