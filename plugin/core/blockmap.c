@@ -96,8 +96,8 @@ static ps_status read_header(pf_file *f, const char *path, uint64_t len, ps_bloc
     bm->mtime_ns = (int64_t)ps_get_u64le(p + 32);
     bm->block_count = ps_get_u64le(p + 40);
     bm->ctime_ns = (int64_t)ps_get_u64le(p + 48);
-    if (version != PS_BLOCKMAP_VERSION || bm->block_size < 4096 ||
-        (bm->block_size & (bm->block_size - 1)) || bm->block_count > MAX_BLOCKS ||
+    if (version != PS_BLOCKMAP_VERSION || !blockmap_block_size_valid(bm->block_size) ||
+        bm->block_count > MAX_BLOCKS ||
         bm->block_count != blockmap_blocks_for(bm->size, bm->block_size) ||
         len != HEADER_SIZE + 8 * bm->block_count + 8)
         return ps_err_set(err, PS_ERR_CORRUPT, "blockmap '%s' is inconsistent", path);

@@ -78,6 +78,14 @@ void blockmap_free(ps_blockmap *bm);
  * change at the next mount, and the path already names the volume. */
 int blockmap_describes(const ps_blockmap *bm, const pf_stat *st);
 
+/* Can a state file's block size be one of ours? A power of two from 4 KiB
+ * to 64 MiB: the parameters allow 4 KiB to 4 MiB, the rest is room for a
+ * later build; anything else is damage. */
+static inline int blockmap_block_size_valid(uint32_t bs)
+{
+    return bs >= 4096 && bs <= (64u << 20) && (bs & (bs - 1)) == 0;
+}
+
 /* How many blocks a file of `size` bytes has, and how many bytes block b
  * of it holds (the last one may be short). */
 uint64_t blockmap_blocks_for(uint64_t size, uint32_t block_size);

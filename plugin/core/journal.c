@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockmap.h"
 #include "fault.h"
 #include "hash.h"
 #include "hashfile.h"
@@ -55,8 +56,7 @@ static ps_status decode_header(const char *path, const unsigned char *in, size_t
     hdr->source_mtime_ns = (int64_t)ps_get_u64le(in + 24);
     hdr->created_ns = (int64_t)ps_get_u64le(in + 32);
     hdr->patch_base = ps_get_u64le(in + 40);
-    if (hdr->block_size < 4096 || hdr->block_size > (64u << 20) ||
-        (hdr->block_size & (hdr->block_size - 1)))
+    if (!blockmap_block_size_valid(hdr->block_size))
         return ps_err_set(err, PS_ERR_CORRUPT, "resume journal '%s': block size %u is not valid",
                           path, hdr->block_size);
     *seed = ps_get_u64le(in + 56);

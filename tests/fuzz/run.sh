@@ -17,7 +17,7 @@ secs=${1:?usage: run.sh SECONDS [FUZZ_BIN_DIR [TARGET...]]}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${2:-$here/../../build-fuzz/tests/fuzz}
 [ $# -ge 2 ] && shift 2 || shift $#
-targets=${*:-fuzz_policy fuzz_params fuzz_manifest fuzz_journal fuzz_glob fuzz_vars}
+targets=${*:-fuzz_policy fuzz_params fuzz_manifest fuzz_journal fuzz_blockmap fuzz_glob fuzz_vars}
 status=0
 for t in $targets; do
     exe=$bin/$t
