@@ -379,6 +379,24 @@ class Sandbox:
     def staging_for(self, source):
         return self.final_for(source) + STAGING_SUFFIX
 
+    def journaled_records(self, source):
+        """How many block records the resume journal of `source`'s copy
+        holds (its "<journal>.target" names the staging file), 0 without
+        one. Counted by size, not checked: right after a run that stopped
+        cleanly (a logoff), not after a kill, which may leave a torn one."""
+        d = os.path.join(self.action_state, "journals")
+        staging = self.staging_for(source)
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            if not name.endswith(".journal.target"):
+                continue
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                if f.read() != staging:
+                    continue
+            journal = os.path.join(d, name[:-len(".target")])
+            if os.path.exists(journal):
+                return max(0, (os.path.getsize(journal) - 64) // 24)
+        return 0
+
     # Processes ---------------------------------------------------------------
     def start(self, args, name):
         """Start a background helper; it is stopped when the test ends."""

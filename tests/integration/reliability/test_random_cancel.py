@@ -7,7 +7,7 @@ the seed is printed, PSTSNAP_CANCEL_SEED replays it). Then:
 - emhost returns within T + the deadline (+1 s for starting the process);
 - nothing is torn: every final name holds either the previous version or
   the new one, whole; the manifest parses; no snapshot outlives the run;
-- a copy that stopped with blocks staged is resumed by the next run (no
+- a copy that stopped with blocks journaled is resumed by the next run (no
   logoff): 9806 for exactly those PSTs; every backup is then byte-equal to
   its source and nothing is left behind.
 """
@@ -56,10 +56,12 @@ class RandomCancel(unittest.TestCase):
             self.assertNotIn("snapshots", left, f"{where}: {left}")
             self.assertNotIn("clones", left, f"{where}: {left}")
             stopped = [os.path.basename(e["detail"]["path"]) for e in run.of(bs.EV_CANCELLED)]
-            # Staged bytes (a copy stopped before its first block has none,
-            # and simply starts again).
+            # Blocks the journal vouches for: a copy stopped before its first
+            # checkpoint has none and simply starts again, even when its
+            # staging file already holds bytes (a delta's starts as a clone
+            # of the backup, whole, before any block is read).
             staged = [p for p in (big, small) if os.path.exists(sb.staging_for(p))
-                      and os.path.getsize(sb.staging_for(p)) > 0]
+                      and sb.journaled_records(p) > 0]
             print(f"{where}: exit after {run.elapsed:.2f} s, stopped: {stopped or 'none'}, "
                   f"staged: {[os.path.basename(p) for p in staged] or 'none'}")
 
