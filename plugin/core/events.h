@@ -23,7 +23,7 @@
 /* Warnings */
 #define PS_EV_FILE_SKIPPED 9807u       /* unreadable, link, foreign owner, locked */
 #define PS_EV_MANIFEST_UNTRUSTED 9809u /* damaged manifest: full copy instead */
-#define PS_EV_JOURNAL_UNTRUSTED 9812u  /* damaged resume journal: copy restarts */
+#define PS_EV_JOURNAL_UNTRUSTED 9812u  /* damaged journal or blockmap: copy restarts, in full */
 #define PS_EV_SOURCE_SKIPPED 9813u     /* a source folder unusable */
 #define PS_EV_SNAPSHOT_FALLBACK 9814u  /* a provider failed; the next one is used */
 #define PS_EV_CANCELLED 9825u          /* logoff/shutdown: checkpointed, resumes later */

@@ -591,7 +591,18 @@ static void report_patch_error(run *r, const file_job *f, ps_status s, const ps_
 static void load_base(const run *r, const file_job *f, const char *blockmap_path, ps_blockmap *bm)
 {
     const ps_manifest_entry *last = manifest_get(&r->manifest, f->c->key);
-    if (!blockmap_path || !last || blockmap_load(blockmap_path, bm, NULL) != PS_OK)
+    ps_err err;
+    ps_status s = blockmap_path && last ? blockmap_load(blockmap_path, bm, &err) : PS_ERR_NOTFOUND;
+    if (s == PS_ERR_CORRUPT) {
+        /* Removed, never followed (a link planted there included): the
+         * backup written now gets a new one. */
+        pf_unlink(blockmap_path, NULL);
+        ps_emit(r->job->host, PS_WARNING, PS_EV_JOURNAL_UNTRUSTED, "pstsnap.blockmap.untrusted",
+                json_pack("{s:s, s:s}", "path", f->c->path, "reason", err.msg),
+                "the block hashes of the last backup of '%s' cannot be trusted, so it is copied "
+                "in full: %s", f->c->path, err.msg);
+    }
+    if (s != PS_OK)
         return;
     if (bm->size != last->dest_size || bm->mtime_ns != last->dest_mtime_ns)
         blockmap_free(bm);

@@ -17,6 +17,9 @@ one input and fires the action through emhost:
 - the resume journal of an interrupted copy (a logoff stops the copy; the
   journal is then damaged): never trusted; the run warns (9812) with the
   PST's path and the reason, starts that copy over and publishes the source;
+- the blockmap of a backup (the block hashes a delta starts from; damaged
+  or planted in the state folder): never trusted; the run warns (9812)
+  with the PST's path and the reason and copies that PST in full;
 - the apply marker of an in-place update (updateInPlace; planted or
   damaged in the state folder): never acted on unless it names a backup
   below the destination with a complete journal; the run warns (9812) with
@@ -411,6 +414,71 @@ class BadInputCatalogue(unittest.TestCase):
         bs.set_mtime_past(self.big, 7200)
         self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
 
+    # --- blockmap damage --------------------------------------------------------------------
+    def blockmap_cases(self):
+        def flip(offset):
+            def damage(path):
+                with open(path, "r+b") as f:
+                    f.seek(offset, os.SEEK_SET if offset >= 0 else os.SEEK_END)
+                    b = f.read(1)
+                    f.seek(-1, os.SEEK_CUR)
+                    f.write(bytes([b[0] ^ 0x5A]))
+            return damage
+
+        def sparse_huge(path):
+            os.unlink(path)
+            with open(path, "wb") as f:
+                f.truncate(1 << 30)
+
+        def make_link(path):
+            os.unlink(path)
+            os.symlink("/etc/passwd", path)
+
+        def make_folder(path):
+            os.unlink(path)
+            os.mkdir(path)
+
+        return [
+            ("blockmap empty", self.truncate_to(0), "is not a pstsnap blockmap"),
+            ("blockmap wrong magic", flip(0), "is not a pstsnap blockmap"),
+            ("blockmap hash changed", flip(100), "checksum mismatch"),
+            ("blockmap checksum changed", flip(-1), "checksum mismatch"),
+            ("blockmap hostile file size (1 GiB)", sparse_huge, "is larger than any of ours"),
+            ("blockmap is a symbolic link", make_link, "is not a file"),
+            ("blockmap is a folder", make_folder, "is not a file"),
+        ]
+
+    def check_untrusted_blockmap(self, name, damage, reason):
+        sb = self.sb
+        self.restore()
+        maps = os.path.join(sb.action_state, "blockmaps")
+        # Big.pst's is the larger of the two (8 bytes per 64 KiB block).
+        blockmap = max((os.path.join(maps, n) for n in os.listdir(maps)), key=os.path.getsize)
+        damage(blockmap)
+        bs.change_pages(self.big, 0.01, 5)
+        bs.set_mtime_past(self.big, 3600)
+        run = sb.fire(self.params)
+        warned = [e for e in run.of(EV_JOURNAL_UNTRUSTED)
+                  if self.big in e.get("message", "") and reason in e.get("message", "")]
+        copied = [e["detail"] for e in run.of(bs.EV_BACKED_UP) if e["detail"]["path"] == self.big]
+        full = bool(copied) and not copied[0]["cloned"] and copied[0]["bytesWritten"] == BIG
+        equal = run.rc == 0 and bs.sha256_of(sb.final_for(self.big)) == bs.sha256_of(self.big)
+        # The damaged one is gone (a link removed, never followed), and the
+        # new backup has a blockmap of its own again; a folder is left as it
+        # is (nothing in the state folder is deleted with what it holds), and
+        # the warning repeats until it is removed.
+        renewed = (os.path.isfile(blockmap) and not os.path.islink(blockmap)
+                   or name.endswith("is a folder") and os.path.isdir(blockmap))
+        ok = bool(warned) and full and equal and renewed and os.path.exists("/etc/passwd")
+        self.record(name, ok, f"wanted 9812 naming '{self.big}' and '{reason}', a full copy, "
+                              f"a backup equal to the source and a new blockmap:\n"
+                              f"{run.describe()}")
+        self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
+        self.nothing_lost(name)
+        bs.write_random_file(self.big, BIG, "big")
+        bs.set_mtime_past(self.big, 7200)
+        self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
+
     # --- apply markers ---------------------------------------------------------------------
     def check_untrusted_marker(self, name, marker_text, reason, with_journal=True):
         """Plant an apply marker (and a journal it could belong to) the way a
@@ -511,6 +579,8 @@ class BadInputCatalogue(unittest.TestCase):
             self.check_untrusted_manifest(name, damage, reason)
         for name, damage, reason in self.journal_cases():
             self.check_untrusted_journal(name, damage, reason)
+        for name, damage, reason in self.blockmap_cases():
+            self.check_untrusted_blockmap(name, damage, reason)
         for name, text, reason, with_journal in self.marker_cases():
             self.check_untrusted_marker(name, text, reason, with_journal)
 
