@@ -25,7 +25,7 @@ import unittest
 import backup_support as bs
 
 BLOCK_KIB = 64
-BIG = 9 * bs.MiB + 4321  # three 4 MiB chunks (one staging write each), a partial last block
+BIG = 3 * bs.MiB + 4321  # several blocks, a partial last one
 SMALL = 200 * 1024
 EV_COPY_FAILED = 9822  # plugin/core/events.h
 
