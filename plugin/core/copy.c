@@ -284,30 +284,6 @@ static void throttle(copy_state *c, size_t bytes)
     }
 }
 
-/* Blocks to stage that follow each other both in the read buffer and in
- * the staging file (a first backup: the whole chunk) go out in one write
- * instead of one per block: on btrfs each buffered write call reserves,
- * locks and marks its range once per call, so 64 calls per 4 MiB chunk do
- * more kernel work than one. A fault point per block still. */
-typedef struct pending_write {
-    const unsigned char *buf;
-    uint64_t at;
-    size_t len;
-    uint64_t blocks;
-} pending_write;
-
-static ps_status write_pending(copy_state *c, pending_write *w, ps_err *err)
-{
-    if (!w->len)
-        return PS_OK;
-    ps_status s = pf_pwrite(c->staging, w->buf, w->len, w->at, err);
-    for (uint64_t i = 0; s == PS_OK && i < w->blocks; i++)
-        FAULT_POINT("copy.block.written");
-    w->len = 0;
-    w->blocks = 0;
-    return s;
-}
-
 static ps_status copy_blocks(copy_state *c, copy_result *res, unsigned char *buf, ps_err *err)
 {
     const copy_request *r = c->req;
@@ -340,7 +316,6 @@ static ps_status copy_blocks(copy_state *c, copy_result *res, unsigned char *buf
                               "'%s' ended at %llu bytes while %llu were expected", r->live_path,
                               (unsigned long long)(off + got), (unsigned long long)c->size);
         uint64_t written_from = UINT64_MAX, written_to = 0;
-        pending_write w = {0};
         for (uint64_t i = 0; i < n; i++) {
             size_t len = (size_t)(want - i * bs < bs ? want - i * bs : bs);
             const unsigned char *block = buf + i * bs;
@@ -356,33 +331,21 @@ static ps_status copy_blocks(copy_state *c, copy_result *res, unsigned char *buf
                 return s;
             uint64_t at = c->patching ? c->redo_end : off + i * bs;
             if (write) {
-                /* The journal's records are committed only after the
-                 * chunk's writes and the staging flush (checkpoint), so
-                 * writing a run of blocks after appending their records
-                 * vouches for nothing early. */
-                if (w.len && (w.buf + w.len != block || w.at + w.len != at) &&
-                    (s = write_pending(c, &w, err)) != PS_OK)
+                if ((s = pf_pwrite(c->staging, block, len, at, err)) != PS_OK)
                     return s;
-                if (!w.len) {
-                    w.buf = block;
-                    w.at = at;
-                }
-                w.len += len;
-                w.blocks++;
                 res->bytes_written += len;
                 if (written_from == UINT64_MAX)
                     written_from = at;
                 written_to = at + len;
                 if (c->patching)
                     c->redo_end += len;
+                FAULT_POINT("copy.block.written");
             } else if (b + i >= c->known_count) {
                 res->cloned_blocks++;
             }
             if ((s = journal_append(c->journal, b + i, h, err)) != PS_OK)
                 return s;
         }
-        if ((s = write_pending(c, &w, err)) != PS_OK)
-            return s;
         /* Let the device write this chunk while the next one is read: the
          * checkpoint's flush then waits for little. Only a hint; the order
          * that vouches for data (flush, then journal) is the checkpoint's. */
