@@ -331,6 +331,10 @@ static ps_status copy_blocks(copy_state *c, copy_result *res, unsigned char *buf
                 return s;
             uint64_t at = c->patching ? c->redo_end : off + i * bs;
             if (write) {
+                /* One write per block on purpose: one per run of blocks (a
+                 * 4 MiB write per chunk in a first backup) doubled a first
+                 * backup's time on ext4 and gained nothing on btrfs
+                 * (tests/bench/RESULTS.md, goal 1). */
                 if ((s = pf_pwrite(c->staging, block, len, at, err)) != PS_OK)
                     return s;
                 res->bytes_written += len;
