@@ -50,6 +50,34 @@ BIG = 12 * bs.MiB       # long enough for a logoff to stop its copy half-way
 SMALL = 300 * 1024 + 7
 
 
+# --- damage done to a state file (journal, blockmap) -----------------------------------------
+def flip(offset):
+    """Flip one byte at `offset` (from the end when negative)."""
+    def damage(path):
+        with open(path, "r+b") as f:
+            f.seek(offset, os.SEEK_SET if offset >= 0 else os.SEEK_END)
+            b = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([b[0] ^ 0x5A]))
+    return damage
+
+
+def sparse_huge(path):
+    os.unlink(path)
+    with open(path, "wb") as f:
+        f.truncate(1 << 30)
+
+
+def make_link(path):
+    os.unlink(path)
+    os.symlink("/etc/passwd", path)
+
+
+def make_folder(path):
+    os.unlink(path)
+    os.mkdir(path)
+
+
 def base_policy(params):
     return {
         "version": 1, "plugins": ["pstsnap"],
@@ -317,14 +345,10 @@ class BadInputCatalogue(unittest.TestCase):
     def manifest_cases(self):
         first = lambda d: d["files"][0]  # noqa: E731
 
-        def sparse_huge(path):
+        def sparse_65_mib(path):
             os.unlink(path)
             with open(path, "wb") as f:
                 f.truncate(65 * bs.MiB)
-
-        def make_link(path):
-            os.unlink(path)
-            os.symlink("/etc/passwd", path)
 
         R = self.rewrite_json
         return [
@@ -342,7 +366,7 @@ class BadInputCatalogue(unittest.TestCase):
              "checksum mismatch"),
             ("manifest files a string (checksum kept)", R(lambda d: d.update(files="x")),
              "checksum mismatch"),
-            ("manifest hostile size (65 MiB)", sparse_huge, "more than the"),
+            ("manifest hostile size (65 MiB)", sparse_65_mib, "more than the"),
             ("manifest is a symbolic link", make_link, "symbolic link"),
         ]
 
@@ -363,24 +387,6 @@ class BadInputCatalogue(unittest.TestCase):
         return found[0]
 
     def journal_cases(self):
-        def flip(offset):
-            def damage(path):
-                with open(path, "r+b") as f:
-                    f.seek(offset)
-                    b = f.read(1)
-                    f.seek(offset)
-                    f.write(bytes([b[0] ^ 0x5A]))
-            return damage
-
-        def sparse_huge(path):
-            os.unlink(path)
-            with open(path, "wb") as f:
-                f.truncate(1 << 30)
-
-        def make_link(path):
-            os.unlink(path)
-            os.symlink("/etc/passwd", path)
-
         return [
             ("journal empty", self.truncate_to(0), "is truncated (0 bytes)"),
             ("journal truncated header", self.truncate_to(40), "is truncated (40 bytes)"),
@@ -416,28 +422,6 @@ class BadInputCatalogue(unittest.TestCase):
 
     # --- blockmap damage --------------------------------------------------------------------
     def blockmap_cases(self):
-        def flip(offset):
-            def damage(path):
-                with open(path, "r+b") as f:
-                    f.seek(offset, os.SEEK_SET if offset >= 0 else os.SEEK_END)
-                    b = f.read(1)
-                    f.seek(-1, os.SEEK_CUR)
-                    f.write(bytes([b[0] ^ 0x5A]))
-            return damage
-
-        def sparse_huge(path):
-            os.unlink(path)
-            with open(path, "wb") as f:
-                f.truncate(1 << 30)
-
-        def make_link(path):
-            os.unlink(path)
-            os.symlink("/etc/passwd", path)
-
-        def make_folder(path):
-            os.unlink(path)
-            os.mkdir(path)
-
         return [
             ("blockmap empty", self.truncate_to(0), "is not a pstsnap blockmap"),
             ("blockmap wrong magic", flip(0), "is not a pstsnap blockmap"),
