@@ -45,6 +45,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import backup_support  # noqa: E402  (the tests' page-changing helper)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MiB = 1 << 20
 GiB = 1 << 30
@@ -100,16 +103,11 @@ def set_mtime_ago(path, seconds):
 
 
 def change_pages(path, fraction, seed, block):
-    """Overwrite `fraction` of the 4 KiB pages at random, as Outlook does.
-    Returns (pages changed, distinct blocks of `block` bytes touched)."""
-    rnd = random.Random(seed)
-    pages = os.path.getsize(path) // PAGE
-    chosen = rnd.sample(range(pages), max(1, int(pages * fraction)))
-    with open(path, "r+b") as f:
-        for p in chosen:
-            f.seek(p * PAGE)
-            f.write(rnd.randbytes(PAGE))
-        os.fsync(f.fileno())
+    """Overwrite `fraction` of the 4 KiB pages at random, as Outlook does
+    (the tests' own helper), durably. Returns (pages changed, distinct
+    blocks of `block` bytes touched)."""
+    chosen = backup_support.rewrite_random_pages(path, fraction, seed, PAGE)
+    fsync_path(path)
     set_mtime_ago(path, 60)
     return len(chosen), {p * PAGE // block for p in chosen}
 

@@ -532,9 +532,9 @@ def read_trace(path):
     return out
 
 
-def change_pages(path, fraction, seed, block=64 * 1024, page=4096):
-    """Overwrite `fraction` of the file's 4 KiB pages at random, as Outlook
-    does; the set of `block`-sized blocks touched."""
+def rewrite_random_pages(path, fraction, seed, page=4096):
+    """Overwrite `fraction` of the file's `page`-sized pages at random, as
+    Outlook does; the page numbers written (also used by tests/bench)."""
     rnd = random.Random(seed)
     pages = os.path.getsize(path) // page
     chosen = rnd.sample(range(pages), max(1, int(pages * fraction)))
@@ -542,7 +542,12 @@ def change_pages(path, fraction, seed, block=64 * 1024, page=4096):
         for p in chosen:
             f.seek(p * page)
             f.write(rnd.randbytes(page))
-    return {p * page // block for p in chosen}
+    return chosen
+
+
+def change_pages(path, fraction, seed, block=64 * 1024, page=4096):
+    """rewrite_random_pages; the set of `block`-sized blocks touched."""
+    return {p * page // block for p in rewrite_random_pages(path, fraction, seed, page)}
 
 
 # --- running a test file -------------------------------------------------------------------------
