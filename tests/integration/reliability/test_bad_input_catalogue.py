@@ -251,6 +251,16 @@ class BadInputCatalogue(unittest.TestCase):
             self.failures.append(f"LOST {name}: " + "; ".join(lost))
         return not lost
 
+    def nothing_lost_with_big_changed(self, name):
+        """nothing_lost after a row that changed Big.pst and backed it up:
+        its backup must hold the new version. Then back to version A for
+        the next row (its golden backup is of A)."""
+        self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
+        self.nothing_lost(name)
+        bs.write_random_file(self.big, BIG, "big")
+        bs.set_mtime_past(self.big, 7200)
+        self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
+
     def record(self, name, ok, detail):
         self.tried += 1
         if ok:
@@ -412,13 +422,7 @@ class BadInputCatalogue(unittest.TestCase):
         ok = bool(warned) and not resumed and equal
         self.record(name, ok, f"wanted 9812 naming '{self.big}' and '{reason}', a fresh copy "
                               f"and a backup equal to the source:\n{run.describe()}")
-        # The source is version B now: that is what the backup must hold.
-        self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
-        self.nothing_lost(name)
-        # Back to version A for the next row (its golden backup is of A).
-        bs.write_random_file(self.big, BIG, "big")
-        bs.set_mtime_past(self.big, 7200)
-        self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
+        self.nothing_lost_with_big_changed(name)
 
     # --- blockmap damage --------------------------------------------------------------------
     def blockmap_cases(self):
@@ -457,11 +461,7 @@ class BadInputCatalogue(unittest.TestCase):
         self.record(name, ok, f"wanted 9812 naming '{self.big}' and '{reason}', a full copy, "
                               f"a backup equal to the source and a new blockmap:\n"
                               f"{run.describe()}")
-        self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
-        self.nothing_lost(name)
-        bs.write_random_file(self.big, BIG, "big")
-        bs.set_mtime_past(self.big, 7200)
-        self.source_sums[self.big] = self.backup_sums[self.big] = bs.sha256_of(self.big)
+        self.nothing_lost_with_big_changed(name)
 
     # --- apply markers ---------------------------------------------------------------------
     def check_untrusted_marker(self, name, marker_text, reason, with_journal=True):
