@@ -65,8 +65,8 @@ static ps_status decode_header(const char *path, const unsigned char *in, size_t
 
 /* How many records from the first validate, in order, each for a block of
  * the source: read a bufferful at a time, never the whole journal. */
-static ps_status count_trusted(pf_file *f, const char *path, const ps_journal_header *hdr,
-                               uint64_t seed, uint64_t records, uint64_t *count, ps_err *err)
+static ps_status count_trusted(pf_file *f, const ps_journal_header *hdr, uint64_t seed,
+                               uint64_t records, uint64_t *count, ps_err *err)
 {
     /* A record past the source's last block vouches for nothing (a size
      * that is a whole number of blocks has no partial block after it). */
@@ -126,7 +126,7 @@ ps_status journal_open_hashes(const char *path, ps_journal_header *hdr, ps_hashf
     if (s == PS_OK)
         s = decode_header(path, head, got, hdr, &seed, err);
     if (s == PS_OK)
-        s = count_trusted(f, path, hdr, seed, (fst.size - HEADER_SIZE) / RECORD_SIZE, &count, err);
+        s = count_trusted(f, hdr, seed, (fst.size - HEADER_SIZE) / RECORD_SIZE, &count, err);
     if (s != PS_OK) {
         pf_close(f, NULL);
         return s;
